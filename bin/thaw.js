@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// The `thaw` command. Runs the compiled CLI (dist/, built by `npm ci` through `prepare`);
+// in a checkout without dist/ it runs the TypeScript sources through tsx.
+'use strict';
+const path = require('node:path');
+const fs = require('node:fs');
+
+const built = path.join(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
+if (fs.existsSync(built) && !process.env.THAW_FROM_SOURCE) {
+  require(built).main(process.argv.slice(2));
+} else {
+  require('tsx/cjs');
+  require(path.join(__dirname, '..', 'lib', 'cli', 'main.ts')).main(process.argv.slice(2));
+}

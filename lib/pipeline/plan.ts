@@ -1,0 +1,86 @@
+/**
+ * The Plan: a pipeline YAML after parsing, validation and defaults. Plain JSON (no classes, no functions), because
+ * it is the input of the runPipeline workflow and travels through Temporal payloads.
+ */
+
+export type OptimizerName = 'adam' | 'sgd' | 'momentum';
+export type LossName = 'dice' | 'cross_entropy' | 'dice_plus_xent';
+/** `auto` picks the fastest present: tensorflow-gpu (tfjs-node-gpu), tensorflow (tfjs-node), cpu (pure JS). */
+export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu';
+
+/** Optimiser and loop settings: pipeline `defaults`, overridable per stage. */
+export interface TrainingSettings {
+  optimizer: OptimizerName;
+  lr: number;
+  /** Adam's beta1/beta2/epsilon (TF1 defaults 0.9, 0.999, 1e-8), momentum's momentum (0.9). */
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  momentum: number;
+  batch_size: number;
+  /** Checkpoint every N iterations (and always at the end of a stage). */
+  save_every_n: number;
+  /** Keep at most this many checkpoints per checkpoint folder; ones the pipeline still needs are never deleted. */
+  max_checkpoints: number;
+  loss: LossName;
+}
+
+/** Which network, with its parameters; the network registry knows what the params mean. */
+export interface NetworkConfig {
+  name: string;
+  params: Record<string, unknown>;
+}
+
+export interface SyntheticDataConfig {
+  kind: 'synthetic';
+  /** Which synthetic task: related tasks share structure so that fine-tuning from one to the other helps. */
+  task: string;
+  /** Spatial size of one image, 2 or 3 numbers. */
+  spatial_size: number[];
+}
+
+export interface NiftiDataConfig {
+  kind: 'nifti';
+  /** Glob of images (labels found by `label_suffix`) or a CSV with columns image,label; relative to the YAML. */
+  images?: string;
+  label_suffix?: string;
+  csv?: string;
+  /** Random crop size, 2 or 3 numbers. */
+  spatial_size: number[];
+  normalisation: 'zscore' | 'minmax' | 'none';
+}
+
+export type DataConfig = SyntheticDataConfig | NiftiDataConfig;
+
+export interface StagePlan {
+  name: string;
+  /** Parent stage, whose final checkpoint this stage starts from; null for a root stage. */
+  after: string | null;
+  iterations: number;
+  /**
+   * Python `re` patterns (search semantics); a variable is selected when any pattern matches.
+   * null = the field was not given (defaults apply, see the selection module); [] = select nothing.
+   */
+  vars_to_restore: string[] | null;
+  vars_to_freeze: string[] | null;
+  settings: TrainingSettings;
+  /** Stage-level data override (e.g. fine-tune on task B after pretraining on task A). */
+  data: DataConfig;
+}
+
+export interface Plan {
+  name: string;
+  /** Absolute path of the YAML the plan came from (for messages). */
+  source_file: string;
+  /** Absolute path (or s3:// URL) of the run's folder. */
+  model_dir: string;
+  network: NetworkConfig;
+  seed: number;
+  backend: BackendName;
+  /** First stage(s): N restores model.ckpt-N, -1 the latest valid checkpoint, 0 starts from scratch. */
+  starting_iter: number;
+  /** Stages in a topological order (parents before children). */
+  stages: StagePlan[];
+  /** sha256 of the normalised plan (without source_file), recorded in every checkpoint sidecar. */
+  hash: string;
+}
