@@ -1,0 +1,89 @@
+/**
+ * Which TensorFlow.js backend trains: tensorflow-gpu (tfjs-node-gpu, CUDA) → tensorflow (tfjs-node, native CPU) →
+ * cpu (pure-JS @tensorflow/tfjs, last resort: ~500x slower on conv nets). Chosen by env THAW_BACKEND (an operator's
+ * per-worker override) or else the pipeline's `backend`, `auto` taking the fastest one that loads.
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import { UserError } from '../errors';
+import type { BackendName } from '../pipeline/plan';
+
+export type Tf = typeof tfTypes;
+export type EngineName = Exclude<BackendName, 'auto'>;
+
+export interface LoadedBackend {
+  name: EngineName;
+  tf: Tf;
+}
+
+const BACKEND_NAMES: BackendName[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'cpu'];
+const AUTO_ORDER: EngineName[] = ['tensorflow-gpu', 'tensorflow', 'cpu'];
+
+const PACKAGE_OF: Record<EngineName, string> = {
+  'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
+  tensorflow: '@tensorflow/tfjs-node',
+  cpu: '@tensorflow/tfjs',
+};
+
+const HOW_TO_GET: Record<EngineName, string> = {
+  'tensorflow-gpu':
+    'on a CUDA host install the tensorflow GPU wheel and @tensorflow/tfjs-node-gpu, then run ' +
+    'THAW_TFJS_NODE_PKG=@tensorflow/tfjs-node-gpu scripts/build-tfjs-node.sh (see the script header)',
+  tensorflow: 'run scripts/build-tfjs-node.sh (builds the tfjs-node binding against the tensorflow-cpu wheel in .venv)',
+  cpu: 'run npm install (the pure-JS @tensorflow/tfjs package is missing)',
+};
+
+/** The backend asked for: THAW_BACKEND when set, else the pipeline's choice. */
+export function requestedBackend(planBackend: BackendName = 'auto', env: NodeJS.ProcessEnv = process.env): BackendName {
+  const fromEnv = env.THAW_BACKEND?.trim();
+  if (!fromEnv) return planBackend;
+  if (!(BACKEND_NAMES as string[]).includes(fromEnv)) {
+    throw new UserError('UnknownBackend', `THAW_BACKEND=${fromEnv} is not a backend; known: ${BACKEND_NAMES.join(', ')}`, {
+      field: 'THAW_BACKEND',
+      fix: `set THAW_BACKEND to one of ${BACKEND_NAMES.join(', ')} or unset it`,
+    });
+  }
+  return fromEnv as BackendName;
+}
+
+async function tryLoad(name: EngineName): Promise<{ backend?: LoadedBackend; error?: string }> {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tf = require(PACKAGE_OF[name]) as Tf;
+    // Select explicitly: with tfjs-node loaded the cpu backend is registered too, and the choice is process-global.
+    const tfjsName = name === 'cpu' ? 'cpu' : 'tensorflow';
+    if (!(await tf.setBackend(tfjsName))) return { error: `${PACKAGE_OF[name]} did not initialise the ${tfjsName} backend` };
+    return { backend: { name, tf } };
+  } catch (err) {
+    return { error: (err as Error).message.split('\n')[0] };
+  }
+}
+
+/** Loads the requested backend (or the fastest present for `auto`); a requested backend that is absent is a UserError. */
+export async function loadBackend(request: BackendName, log: (line: string) => void = () => {}): Promise<LoadedBackend> {
+  const candidates = request === 'auto' ? AUTO_ORDER : [request];
+  const failures: string[] = [];
+  for (const name of candidates) {
+    const { backend, error } = await tryLoad(name);
+    if (backend) {
+      log(`training backend: ${name} (${PACKAGE_OF[name]})${request === 'auto' ? ' [auto]' : ''}`);
+      return backend;
+    }
+    failures.push(`${name}: ${error}`);
+  }
+  const wanted = request === 'auto' ? 'cpu' : request;
+  throw new UserError('BackendUnavailable', `training backend ${request} is not available (${failures.join('; ')})`, {
+    field: 'backend',
+    fix: `${HOW_TO_GET[wanted]}; or choose another backend (pipeline \`backend:\` or THAW_BACKEND: auto, tensorflow, cpu)`,
+  });
+}
+
+/** Whether a backend's package loads here (without making it the active backend). */
+export function backendPresent(name: EngineName): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require(PACKAGE_OF[name]);
+    return true;
+  } catch {
+    return false;
+  }
+}
