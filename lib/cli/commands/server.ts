@@ -1,0 +1,40 @@
+/** `thaw server`: one long-lived local Temporal dev server in the foreground, for people who want their own. */
+import path from 'node:path';
+import { startDevServer } from '../../server/dev-server';
+import { parseCommandArgs, UsageError, type Command } from '../command';
+
+export const serverCommand: Command = {
+  name: 'server',
+  usage: 'server [--db FILE] [--port N] [--ui] [--ui-port N]',
+  summary: 'run a local Temporal dev server (persistent SQLite) until Ctrl-C',
+  async run(args) {
+    const { values } = parseCommandArgs(args, {
+      db: { type: 'string', default: path.join('.thaw', 'temporal.sqlite') },
+      port: { type: 'string', default: '7233' },
+      ui: { type: 'boolean', default: false },
+      'ui-port': { type: 'string' },
+    });
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UsageError(`--port must be a TCP port, got "${values.port}"`);
+    const uiPort = values['ui-port'] === undefined ? port + 1000 : Number(values['ui-port']);
+    if (!Number.isInteger(uiPort) || uiPort <= 0 || uiPort > 65535) throw new UsageError(`--ui-port must be a TCP port, got "${values['ui-port']}"`);
+
+    const server = await startDevServer({ dbFile: values.db, port, ui: values.ui, uiPort });
+    console.log(`Temporal dev server ready (${server.cli.path}, found via ${server.cli.source})`);
+    console.log(`  gRPC address: ${server.address}`);
+    console.log(`  Web UI:       ${server.uiUrl ?? 'off (start with --ui)'}`);
+    console.log(`  database:     ${server.dbFile}`);
+    console.log(`  log:          ${server.logFile}`);
+    console.log(`Use it from other shells with: export TEMPORAL_ADDRESS=${server.address}`);
+    console.log('Press Ctrl-C to stop.');
+
+    await new Promise<void>((resolve) => {
+      const shutdown = () => resolve();
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+    console.log('Stopping the dev server...');
+    await server.stop();
+    return 0;
+  },
+};
