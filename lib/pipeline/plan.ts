@@ -48,6 +48,8 @@ export interface NiftiDataConfig {
   /** Random crop size, 2 or 3 numbers. */
   spatial_size: number[];
   normalisation: 'zscore' | 'minmax' | 'none';
+  /** Number of classes (background included); when absent, the largest label value found + 1 (at least 2). */
+  num_classes?: number;
 }
 
 export type DataConfig = SyntheticDataConfig | NiftiDataConfig;
@@ -66,6 +68,11 @@ export interface StagePlan {
   settings: TrainingSettings;
   /** Stage-level data override (e.g. fine-tune on task B after pretraining on task A). */
   data: DataConfig;
+  /**
+   * Folder (holding `models/`) this stage writes its checkpoints to: model_dir for the main lineage,
+   * `model_dir/branches/<stage>` where the DAG forks (see lib/pipeline/folders.ts). Set by the pipeline loader.
+   */
+  checkpoint_dir?: string;
 }
 
 export interface Plan {

@@ -1,0 +1,66 @@
+/**
+ * Pipeline problems: every mistake found in a pipeline YAML, with where it is (file, line:column, field) and what
+ * would be valid. All problems of a file are collected and thrown together as one PipelineError.
+ */
+import { UserError } from '../errors';
+
+export interface PipelineProblem {
+  file: string;
+  /** 1-based; absent when the problem has no single place in the file. */
+  line?: number;
+  column?: number;
+  /** e.g. `stages[1].vars_to_freeze` */
+  field: string;
+  message: string;
+}
+
+export function formatProblem(p: PipelineProblem): string {
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}:${p.column ?? 1}`;
+  return `${where}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
+}
+
+export class PipelineError extends UserError {
+  readonly problems: PipelineProblem[];
+
+  constructor(problems: PipelineProblem[]) {
+    const first = problems[0];
+    const count = problems.length > 1 ? `${problems.length} problems in the pipeline:\n  ` : '';
+    super('PipelineError', count + problems.map(formatProblem).join('\n  '), {
+      file: first?.file,
+      field: first?.field,
+      fix: 'edit the pipeline file as the message says',
+    });
+    this.problems = problems;
+  }
+}
+
+/** `['stages', 1, 'lr']` → `stages[1].lr` */
+export function fieldName(path: ReadonlyArray<string | number>): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** The closest candidate within a small edit distance, for "did you mean" hints. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
