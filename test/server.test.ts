@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import './helpers/temporal';
 import { startDevServer } from '../lib/server/dev-server';
 import { findTemporalCli, resolveTemporalCli, TemporalCliNotFoundError } from '../lib/server/temporal-cli';
 import { startTestServer } from './helpers/temporal';
