@@ -24,7 +24,7 @@ export function defineNetwork<P extends CommonParams>(desc: NetworkDescription<P
   return {
     name: desc.name,
     description: desc.description,
-    resolveParams: (params) => resolve(params),
+    resolveParams: (params) => resolve(params) as P & Record<string, unknown>,
     spatialMultiple: (params) => desc.spatialMultiple(resolve(params)),
     variables(params): VariableSpec[] {
       const p = resolve(params);
