@@ -1,0 +1,202 @@
+/**
+ * A run's checkpoint folder, `model_dir/models/model.ckpt-N.*` plus the `checkpoint` state file: which iterations
+ * exist, which is the newest that fully verifies, where to start from, saving with the state file last, retention.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Tensor } from './dtypes';
+import { CheckpointError } from './errors';
+import { removeIfPresent } from './atomic-files';
+import { dataFile, indexFile, metaFile, sidecarFile } from './names';
+import { CheckpointReader } from './reader';
+import { readCheckpointState, writeCheckpointState } from './state-file';
+import { writeCheckpoint, type WriteOptions } from './writer';
+
+const PREFIX_BASE = 'model.ckpt';
+
+export function modelsDir(modelDir: string): string {
+  return path.join(modelDir, 'models');
+}
+
+export function checkpointPrefix(modelDir: string, iteration: number): string {
+  return path.join(modelsDir(modelDir), `${PREFIX_BASE}-${iteration}`);
+}
+
+/** The iteration of a `model.ckpt-N` prefix inside `dir`, or null. */
+export function iterationOfPrefix(dir: string, prefix: string): number | null {
+  if (path.resolve(path.dirname(prefix)) !== path.resolve(dir)) return null;
+  const m = /^model\.ckpt-(\d+)$/.exec(path.basename(prefix));
+  return m ? Number(m[1]) : null;
+}
+
+/** Iterations whose `.index` and every data shard are present in `dir` (no file is read), ascending. */
+export async function listIterationsIn(dir: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const present = new Set(names);
+  const found: number[] = [];
+  for (const name of names) {
+    const m = /^model\.ckpt-(\d+)\.index$/.exec(name);
+    if (!m) continue;
+    const base = `${PREFIX_BASE}-${m[1]}`;
+    const shardCounts = new Set(names.map((n) => n.startsWith(`${base}.data-`) ? /-of-(\d{5})$/.exec(n)?.[1] : undefined).filter(Boolean));
+    const complete = [...shardCounts].some((count) => {
+      const total = Number(count);
+      for (let s = 0; s < total; s++) if (!present.has(path.basename(dataFile(base, s, total)))) return false;
+      return true;
+    });
+    if (complete) found.push(Number(m[1]));
+  }
+  return found.sort((a, b) => a - b);
+}
+
+export function listIterations(modelDir: string): Promise<number[]> {
+  return listIterationsIn(modelsDir(modelDir));
+}
+
+/** True when every tensor of the checkpoint reads and verifies; false for a torn or corrupt one. */
+export async function verifyCheckpoint(prefix: string): Promise<boolean> {
+  let reader: CheckpointReader | null = null;
+  try {
+    reader = await CheckpointReader.open(prefix);
+    await reader.verifyAll();
+    return true;
+  } catch (err) {
+    if (err instanceof CheckpointError) return false;
+    throw err;
+  } finally {
+    await reader?.close();
+  }
+}
+
+export interface LatestOptions {
+  /** Ignore checkpoints after this iteration. */
+  maxIteration?: number;
+  /** Extra test a candidate must pass (e.g. its sidecar matches the pipeline). */
+  accept?: (prefix: string, iteration: number) => Promise<boolean>;
+}
+
+/**
+ * The newest usable checkpoint: the state file's latest when it is present and verifies, else the newest complete
+ * one (scanning newest → oldest) that verifies. Every candidate is fully verified; torn or corrupt ones are skipped.
+ */
+export async function latestValidCheckpoint(
+  modelDir: string, options: LatestOptions = {},
+): Promise<{ iteration: number; prefix: string } | null> {
+  const dir = modelsDir(modelDir);
+  const usable = async (iteration: number): Promise<boolean> => {
+    if (options.maxIteration !== undefined && iteration > options.maxIteration) return false;
+    const prefix = checkpointPrefix(modelDir, iteration);
+    if (!(await verifyCheckpoint(prefix))) return false;
+    return options.accept ? options.accept(prefix, iteration) : true;
+  };
+  const tried = new Set<number>();
+  const state = await readCheckpointState(dir);
+  const fromState = state ? iterationOfPrefix(dir, state.latest) : null;
+  if (fromState !== null) {
+    tried.add(fromState);
+    if (await usable(fromState)) return { iteration: fromState, prefix: checkpointPrefix(modelDir, fromState) };
+  }
+  const iterations = await listIterationsIn(dir);
+  for (let i = iterations.length - 1; i >= 0; i--) {
+    const iteration = iterations[i];
+    if (tried.has(iteration)) continue;
+    if (await usable(iteration)) return { iteration, prefix: checkpointPrefix(modelDir, iteration) };
+  }
+  return null;
+}
+
+/** `starting_iter`: 0 → start fresh (null); -1 → the latest valid checkpoint (null if none); N → model.ckpt-N. */
+export async function resolveStartingCheckpoint(
+  modelDir: string, startingIter: number,
+): Promise<{ iteration: number; prefix: string } | null> {
+  if (startingIter === 0) return null;
+  if (startingIter === -1) return latestValidCheckpoint(modelDir);
+  const dir = modelsDir(modelDir);
+  if (!Number.isInteger(startingIter) || startingIter < -1) {
+    throw new CheckpointError(`starting_iter ${startingIter} is not valid: use 0 (fresh start), -1 (latest) or an iteration N`, {
+      field: 'starting_iter',
+    });
+  }
+  const iterations = await listIterationsIn(dir);
+  if (!iterations.includes(startingIter)) {
+    const prefix = checkpointPrefix(modelDir, startingIter);
+    throw new CheckpointError(
+      `starting_iter ${startingIter}: checkpoint ${prefix} does not exist (or is incomplete); ` +
+      (iterations.length ? `iterations present in ${dir}: ${iterations.join(', ')}` : `${dir} holds no checkpoints`),
+      { file: prefix, field: 'starting_iter', fix: 'set starting_iter to an existing iteration, -1 for the latest, or 0' },
+    );
+  }
+  return { iteration: startingIter, prefix: checkpointPrefix(modelDir, startingIter) };
+}
+
+export interface SaveOptions {
+  sidecar?: unknown;
+  /** Keep at most this many checkpoints (never deleting `keep` nor the newest); unlimited when absent. */
+  maxCheckpoints?: number;
+  /** Iterations that must survive retention (e.g. a parent checkpoint a later stage starts from). */
+  keep?: number[];
+  meta?: WriteOptions['meta'];
+}
+
+/**
+ * Writes `model.ckpt-<iteration>` (data, .meta, sidecar, then .index), then moves the state file to it, then applies
+ * retention. A crash at any point leaves the previous latest checkpoint valid and named by the state file.
+ */
+export async function saveCheckpoint(
+  modelDir: string, iteration: number, tensors: Map<string, Tensor>, options: SaveOptions = {},
+): Promise<string> {
+  const prefix = checkpointPrefix(modelDir, iteration);
+  await writeCheckpoint(prefix, tensors, { meta: options.meta ?? true, sidecar: options.sidecar });
+  const dir = modelsDir(modelDir);
+  const iterations = await listIterationsIn(dir);
+  const kept = iterations.filter((i) => i !== iteration);
+  kept.push(iteration); // the newest goes last, as TensorFlow orders all_model_checkpoint_paths
+  await writeCheckpointState(dir, { latest: prefix, all: kept.map((i) => checkpointPrefix(modelDir, i)) });
+  if (options.maxCheckpoints !== undefined) await applyRetention(modelDir, options.maxCheckpoints, [...(options.keep ?? []), iteration]);
+  return prefix;
+}
+
+/** Removes one checkpoint, `.index` first so a half-deleted one is never taken for complete. */
+async function deleteCheckpoint(prefix: string, dir: string): Promise<void> {
+  await removeIfPresent(indexFile(prefix));
+  const base = path.basename(prefix);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) if (name.startsWith(`${base}.data-`)) await removeIfPresent(path.join(dir, name));
+  await removeIfPresent(metaFile(prefix));
+  await removeIfPresent(sidecarFile(prefix));
+}
+
+/**
+ * Deletes the oldest checkpoints until at most `maxCheckpoints` remain, never deleting an iteration in `keep` nor the
+ * newest. The state file is rewritten without them before any file goes. Returns the deleted iterations.
+ */
+export async function applyRetention(modelDir: string, maxCheckpoints: number, keep: number[]): Promise<number[]> {
+  const dir = modelsDir(modelDir);
+  const iterations = await listIterationsIn(dir);
+  if (maxCheckpoints <= 0 || iterations.length <= maxCheckpoints) return [];
+  const newest = iterations[iterations.length - 1];
+  const protectedSet = new Set([...keep, newest]);
+  const state = await readCheckpointState(dir);
+  const latestFromState = state ? iterationOfPrefix(dir, state.latest) : null;
+  if (latestFromState !== null) protectedSet.add(latestFromState);
+  let excess = iterations.length - maxCheckpoints;
+  const doomed: number[] = [];
+  for (const i of iterations) {
+    if (excess <= 0) break;
+    if (protectedSet.has(i)) continue;
+    doomed.push(i);
+    excess--;
+  }
+  if (doomed.length === 0) return [];
+  if (state) {
+    const gone = new Set(doomed.map((i) => checkpointPrefix(modelDir, i)));
+    await writeCheckpointState(dir, { latest: state.latest, all: state.all.filter((p) => !gone.has(p)) });
+  }
+  for (const i of doomed) await deleteCheckpoint(checkpointPrefix(modelDir, i), dir);
+  return doomed;
+}

@@ -1,0 +1,190 @@
+/**
+ * Lazy reader of a TensorBundle V2 checkpoint: `open()` reads and verifies only the `.index`; `read(name)` reads only
+ * that tensor's bytes from its shard (positioned reads on cached file handles) and verifies its checksum.
+ */
+import { open as openFile, readFile, type FileHandle } from 'node:fs/promises';
+import {
+  describeDataTypeEnum, dtypeArray, dtypeFromEnum, dtypeLanes, numElements,
+  type DType, type Tensor, type TensorData, type VariableInfo,
+} from './dtypes';
+import { CheckpointError, fileError } from './errors';
+import { dataFile, indexFile } from './names';
+import { decodeEntry, decodeHeader, type DecodedEntry } from './protos';
+import { copySliceInto, sliceKey, sliceShape } from './slices';
+import { readTable } from './sstable';
+import { decodeTensorBytes, TensorBytesError } from './tensor-bytes';
+
+/** Versions this reader understands (TensorFlow's kTensorBundleVersion checks). */
+const CONSUMER_VERSION = 1;
+
+interface Entry extends DecodedEntry {
+  name: string;
+  type: DType;
+}
+
+const latin1 = (key: Uint8Array) => Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+
+/** Reads exactly `size` bytes at `position` into a fresh buffer (own ArrayBuffer, so typed arrays are aligned). */
+async function readExactly(fh: FileHandle, position: number, size: number): Promise<Uint8Array | null> {
+  const out = new Uint8Array(size);
+  let done = 0;
+  while (done < size) {
+    const { bytesRead } = await fh.read(out, done, Math.min(size - done, 1 << 30), position + done);
+    if (bytesRead === 0) return null;
+    done += bytesRead;
+  }
+  return out;
+}
+
+export class CheckpointReader {
+  private readonly shards = new Map<number, Promise<FileHandle>>();
+
+  private constructor(
+    readonly prefix: string,
+    private readonly numShards: number,
+    private readonly bigEndian: boolean,
+    /** Variables in key (byte) order, without slice-piece keys. */
+    private readonly entries: Entry[],
+    private readonly byName: Map<string, Entry>,
+    /** Pieces of partitioned variables, by latin1 of their encoded key. */
+    private readonly pieces: Map<string, DecodedEntry>,
+  ) {}
+
+  static async open(prefix: string): Promise<CheckpointReader> {
+    const file = indexFile(prefix);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      throw fileError(err, file, 'checkpoint index');
+    }
+    const table = readTable(bytes, file);
+    const bad = (what: string) => new CheckpointError(`${file} is not a valid checkpoint index: ${what}`, { file });
+    if (table.length === 0 || table[0].key.length !== 0) throw bad('the bundle header entry (empty key) is missing');
+    let header: ReturnType<typeof decodeHeader>;
+    try {
+      header = decodeHeader(table[0].value);
+    } catch {
+      throw bad('the bundle header is not a BundleHeaderProto');
+    }
+    const { producer, minConsumer, badConsumers } = header.version;
+    if (producer < 0 || minConsumer > CONSUMER_VERSION || badConsumers.includes(CONSUMER_VERSION)) {
+      throw bad(`bundle version ${JSON.stringify(header.version)} is not supported (written by a newer TensorFlow?)`);
+    }
+    if (header.numShards < 1 && table.length > 1) throw bad(`the header says ${header.numShards} data shards`);
+
+    const entries: Entry[] = [];
+    const byName = new Map<string, Entry>();
+    const pieces = new Map<string, DecodedEntry>();
+    for (const { key, value } of table.slice(1)) {
+      let decoded: DecodedEntry;
+      const name = Buffer.from(key).toString('utf8');
+      try {
+        decoded = decodeEntry(value);
+      } catch {
+        throw bad(`the entry of "${name}" is not a BundleEntryProto`);
+      }
+      if (key[0] === 0) {
+        pieces.set(latin1(key), decoded);
+        continue;
+      }
+      const type = dtypeFromEnum(decoded.dtype);
+      if (!type) {
+        throw new CheckpointError(
+          `${file}: variable "${name}" has dtype ${describeDataTypeEnum(decoded.dtype)}, which thaw cannot read ` +
+          `(supported: float16/32/64, bfloat16, int8-64, uint8-64, bool, complex64/128, string)`, { file, field: name });
+      }
+      if (decoded.unknownRank || decoded.shape.some((d) => !Number.isInteger(d) || d < 0)) {
+        throw bad(`variable "${name}" has an invalid shape ${JSON.stringify(decoded.shape)}`);
+      }
+      if (decoded.slices.length === 0 && decoded.shardId >= header.numShards) {
+        throw bad(`variable "${name}" is in shard ${decoded.shardId} but the header lists ${header.numShards} shards`);
+      }
+      const entry: Entry = { ...decoded, name, type };
+      entries.push(entry);
+      byName.set(name, entry);
+    }
+    return new CheckpointReader(prefix, header.numShards, header.endianness === 1, entries, byName, pieces);
+  }
+
+  /** Every variable, sorted by name bytes; partitioned variables appear once with their full shape. */
+  variables(): VariableInfo[] {
+    return this.entries.map((e) => ({ name: e.name, dtype: e.type, shape: [...e.shape] }));
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** Reads one tensor (a partitioned one is assembled from its pieces), verifying its checksum. */
+  async read(name: string): Promise<Tensor> {
+    const entry = this.byName.get(name);
+    if (!entry) {
+      throw new CheckpointError(`checkpoint ${this.prefix} has no variable "${name}"`, {
+        file: indexFile(this.prefix), field: name, fix: 'run `thaw vars` on the checkpoint to see the names it holds',
+      });
+    }
+    const shape = [...entry.shape];
+    if (entry.slices.length === 0) return { dtype: entry.type, shape, data: await this.readPayload(name, entry, entry.type, shape) };
+    return { dtype: entry.type, shape, data: await this.readSliced(entry) };
+  }
+
+  /** Reads and verifies every tensor, one at a time (memory bounded by the largest). */
+  async verifyAll(): Promise<void> {
+    for (const e of this.entries) await this.read(e.name);
+  }
+
+  async close(): Promise<void> {
+    const handles = [...this.shards.values()];
+    this.shards.clear();
+    await Promise.all(handles.map(async (h) => (await h.catch(() => null))?.close()));
+  }
+
+  private shard(id: number): Promise<FileHandle> {
+    let handle = this.shards.get(id);
+    if (!handle) {
+      const file = dataFile(this.prefix, id, this.numShards);
+      handle = openFile(file, 'r').catch((err) => {
+        this.shards.delete(id);
+        throw fileError(err, file, 'checkpoint data shard');
+      });
+      this.shards.set(id, handle);
+    }
+    return handle;
+  }
+
+  private async readPayload(name: string, entry: DecodedEntry, dtype: DType, shape: number[]): Promise<TensorData> {
+    const file = dataFile(this.prefix, entry.shardId, this.numShards);
+    const fh = await this.shard(entry.shardId);
+    const bytes = await readExactly(fh, entry.offset, entry.size);
+    if (!bytes) {
+      throw new CheckpointError(
+        `${file} is truncated: variable "${name}" needs bytes ${entry.offset}..${entry.offset + entry.size}`,
+        { file, field: name });
+    }
+    try {
+      return decodeTensorBytes(dtype, shape, bytes, entry.crc32c, this.bigEndian);
+    } catch (err) {
+      if (!(err instanceof TensorBytesError)) throw err;
+      throw new CheckpointError(`${file}: variable "${name}": ${err.message} (the checkpoint is corrupt)`, { file, field: name });
+    }
+  }
+
+  private async readSliced(entry: Entry): Promise<TensorData> {
+    const Ctor = dtypeArray(entry.type);
+    if (!Ctor) throw new CheckpointError(`${indexFile(this.prefix)}: partitioned string variable "${entry.name}" is not supported`);
+    const lanes = dtypeLanes(entry.type);
+    const whole = new Ctor(numElements(entry.shape) * lanes);
+    for (const slice of entry.slices) {
+      const piece = this.pieces.get(latin1(sliceKey(entry.name, slice)));
+      if (!piece) {
+        throw new CheckpointError(`${indexFile(this.prefix)}: a piece of partitioned variable "${entry.name}" is missing`, {
+          file: indexFile(this.prefix), field: entry.name,
+        });
+      }
+      const data = await this.readPayload(entry.name, piece, entry.type, sliceShape(entry.shape, slice));
+      copySliceInto(whole as Float32Array, entry.shape, data as Float32Array, slice, lanes);
+    }
+    return whole;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * What a user may point at when naming a checkpoint: a prefix (`…/model.ckpt-100`, also given with a `.index`,
+ * `.meta` or `.data-…` suffix), a folder holding checkpoints (`models/`), or a model_dir (then its latest).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { VariableInfo } from './dtypes';
+import { CheckpointError, fileError } from './errors';
+import { listIterationsIn, modelsDir } from './model-dir';
+import { indexFile, sidecarFile } from './names';
+import { CheckpointReader } from './reader';
+import { readCheckpointState } from './state-file';
+
+async function isFile(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isFile() ?? false;
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+}
+
+/** The latest checkpoint in a folder: the state file's when its .index exists, else the highest model.ckpt-N, else the only prefix. */
+async function latestInFolder(dir: string): Promise<string | null> {
+  const state = await readCheckpointState(dir);
+  if (state && (await isFile(indexFile(state.latest)))) return state.latest;
+  const iterations = await listIterationsIn(dir);
+  if (iterations.length > 0) return path.join(dir, `model.ckpt-${iterations[iterations.length - 1]}`);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const prefixes = names.filter((n) => n.endsWith('.index')).map((n) => path.join(dir, n.slice(0, -'.index'.length)));
+  return prefixes.length === 1 ? prefixes[0] : null;
+}
+
+export async function resolveCheckpointTarget(target: string): Promise<string> {
+  const stripped = target.replace(/\.(index|meta|thaw\.json|data-\d{5}-of-\d{5})$/, '');
+  for (const candidate of [target, stripped]) if (await isFile(indexFile(candidate))) return candidate;
+  if (await isDir(target)) {
+    const models = modelsDir(target);
+    for (const dir of (await isDir(models)) ? [models, target] : [target]) {
+      const latest = await latestInFolder(dir);
+      if (latest) return latest;
+    }
+    throw new CheckpointError(`no checkpoint found in ${target}: it holds no .index file (and no models/ folder with one)`, {
+      file: target, fix: 'point at a checkpoint prefix such as model_dir/models/model.ckpt-100, a models/ folder or a model_dir',
+    });
+  }
+  if (await isFile(target)) {
+    throw new CheckpointError(`${target} is a file but not a checkpoint: ${indexFile(target)} does not exist`, {
+      file: target, fix: 'give the checkpoint prefix (the path without .index / .data-…)',
+    });
+  }
+  throw new CheckpointError(`checkpoint ${target} does not exist (no ${indexFile(stripped)}, and no such folder)`, {
+    file: target, fix: 'check the path; a checkpoint is named by its prefix, e.g. model_dir/models/model.ckpt-100',
+  });
+}
+
+export async function listVariables(target: string): Promise<VariableInfo[]> {
+  const reader = await CheckpointReader.open(await resolveCheckpointTarget(target));
+  try {
+    return reader.variables();
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The sidecar JSON thaw wrote next to a checkpoint, or null when there is none. */
+export async function readSidecar(prefix: string): Promise<unknown | null> {
+  const file = sidecarFile(prefix);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw fileError(err, file, 'checkpoint sidecar');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CheckpointError(`${file} is not valid JSON (${(err as Error).message})`, { file });
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Writes a TensorBundle V2 checkpoint TensorFlow reads: one data shard, keys in byte order, TensorFlow's table layout,
+ * masked CRCs. Every file is written under a temporary name and fsynced; renames put the data, `.meta` and sidecar
+ * in place first and the `.index` last, so a checkpoint whose `.index` exists is complete.
+ */
+import { mkdir, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { dtypeArray, dtypeEnum, dtypeLanes, isDType, numElements, type Tensor, type VariableInfo } from './dtypes';
+import { CheckpointError } from './errors';
+import { fsyncDir, removeIfPresent, writeTemp } from './atomic-files';
+import { buildMetaGraph, looksTrainable } from './meta-graph';
+import { dataFile, indexFile, metaFile, sidecarFile } from './names';
+import { encodeEntry, encodeHeader } from './protos';
+import { buildTable, type TableEntry } from './sstable';
+import { encodeTensorBytes } from './tensor-bytes';
+
+export interface WriteOptions {
+  /** Also write `<prefix>.meta`; an object may say which variables go into `trainable_variables`. */
+  meta?: boolean | { trainable?: (v: VariableInfo) => boolean };
+  /** JSON written to `<prefix>.thaw.json` (stage, iteration, freeze set, optimiser settings, seed, plan hash). */
+  sidecar?: unknown;
+}
+
+/** Checks that each tensor's data has the array type and length its dtype and shape call for. */
+export function validateTensor(name: string, t: Tensor, prefix: string): void {
+  const bad = (what: string) =>
+    new CheckpointError(`cannot write variable "${name}" to ${prefix}: ${what}`, { file: prefix, field: name });
+  if (name.length === 0) throw bad('variable names must not be empty');
+  if (!isDType(t.dtype)) throw bad(`unknown dtype ${JSON.stringify(t.dtype)}`);
+  if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw bad(`invalid shape ${JSON.stringify(t.shape)}`);
+  }
+  const expected = numElements(t.shape) * dtypeLanes(t.dtype);
+  if (t.dtype === 'string') {
+    if (!Array.isArray(t.data) || !t.data.every((s) => s instanceof Uint8Array)) throw bad('string data must be an array of Uint8Array');
+  } else {
+    const Ctor = dtypeArray(t.dtype)!;
+    if (!(t.data instanceof Ctor)) throw bad(`${t.dtype} data must be a ${Ctor.name}`);
+  }
+  if (t.data.length !== expected) throw bad(`shape ${JSON.stringify(t.shape)} needs ${expected} elements, data has ${t.data.length}`);
+}
+
+function sortedByBytes(names: Iterable<string>): { name: string; key: Buffer }[] {
+  return [...names].map((name) => ({ name, key: Buffer.from(name, 'utf8') })).sort((a, b) => Buffer.compare(a.key, b.key));
+}
+
+export async function writeCheckpoint(prefix: string, tensors: Map<string, Tensor>, options: WriteOptions = {}): Promise<void> {
+  const order = sortedByBytes(tensors.keys());
+  for (const { name } of order) validateTensor(name, tensors.get(name)!, prefix);
+  await mkdir(path.dirname(path.resolve(prefix)), { recursive: true });
+
+  const temps: [string, string][] = [];
+  try {
+    const entries: TableEntry[] = [{ key: new Uint8Array(0), value: encodeHeader(1) }];
+    const data = dataFile(prefix, 0, 1);
+    temps.push([await writeTemp(data, async (w) => {
+      for (const { name, key } of order) {
+        const t = tensors.get(name)!;
+        const encoded = encodeTensorBytes(t);
+        const offset = w.bytesWritten;
+        for (const chunk of encoded.chunks) await w.write(chunk);
+        entries.push({ key, value: encodeEntry({ dtype: dtypeEnum(t.dtype), shape: t.shape, offset, size: encoded.size, crc32c: encoded.crc32c }) });
+      }
+    }), data]);
+    if (options.meta) {
+      const infos: VariableInfo[] = order.map(({ name }) => ({ name, dtype: tensors.get(name)!.dtype, shape: tensors.get(name)!.shape }));
+      const trainable = typeof options.meta === 'object' && options.meta.trainable ? options.meta.trainable : looksTrainable;
+      const bytes = buildMetaGraph(infos, trainable);
+      temps.push([await writeTemp(metaFile(prefix), (w) => w.write(bytes)), metaFile(prefix)]);
+    }
+    if (options.sidecar !== undefined) {
+      const json = Buffer.from(`${JSON.stringify(options.sidecar, null, 2)}\n`);
+      temps.push([await writeTemp(sidecarFile(prefix), (w) => w.write(json)), sidecarFile(prefix)]);
+    }
+    const table = buildTable(entries);
+    temps.push([await writeTemp(indexFile(prefix), (w) => w.write(table)), indexFile(prefix)]);
+  } catch (err) {
+    await Promise.all(temps.map(([temp]) => unlink(temp).catch(() => undefined)));
+    throw err;
+  }
+  // The .index goes last, so the checkpoint counts as present only once everything else is in place. When a prefix is
+  // rewritten its old .index goes first, so no reader ever pairs an old index with new data.
+  await removeIfPresent(indexFile(prefix));
+  for (const [temp, final] of temps) await rename(temp, final);
+  await fsyncDir(path.dirname(path.resolve(prefix)));
+}
