@@ -1,0 +1,160 @@
+/**
+ * NIfTI image/label pairs as a DataSource: random crops of `spatial_size`, each a pure function of
+ * (seed, iteration, sample index) — which pair, and where. Axes keep NIfTI/nibabel order: a crop is
+ * [x, y, (z), channel] with the channel last, the same indexing as nibabel's `img.get_fdata()[x, y, z]`.
+ *
+ * A 2-D spatial_size reads images whose third dimension is 1; NIfTI dimensions 4 and up are image channels
+ * (modalities); labels have one channel. All headers are checked when the source is built (sizes, types, crop fits),
+ * so a bad data set fails before training starts. Volumes are read on first use, normalised, and kept in a cache
+ * of THAW_DATA_CACHE_MB (default 1024) MB.
+ */
+import { UserError } from '../errors';
+import type { NiftiDataConfig } from '../pipeline/plan';
+import { readNifti, readNiftiHeader, type NiftiHeader } from './nifti';
+import { findImageLabelPairs, type ImageLabelPair } from './nifti-pairs';
+import { normaliseChannels } from './normalise';
+import { Purpose, sampleStream } from './random';
+import type { Batch, DataSource } from './source';
+
+interface Geometry {
+  /** x, y, z (z = 1 for 2-D images). */
+  spatial: [number, number, number];
+  channels: number;
+}
+
+interface LoadedPair {
+  /** Normalised intensities, file order: x fastest, channel slowest. */
+  image: Float32Array;
+  labels: Int32Array;
+}
+
+function geometryOf(header: NiftiHeader): Geometry {
+  const d = header.dims;
+  return { spatial: [d[0], d[1] ?? 1, d[2] ?? 1], channels: d.slice(3).reduce((a, b) => a * b, 1) };
+}
+
+function shapeText(g: Geometry): string {
+  return `${g.spatial.join('×')}${g.channels > 1 ? ` with ${g.channels} channels` : ''}`;
+}
+
+function checkPair(pair: ImageLabelPair, crop: number[]): Geometry {
+  const image = geometryOf(readNiftiHeader(pair.image));
+  const label = geometryOf(readNiftiHeader(pair.label));
+  const fail = (file: string, what: string, fix: string) => new UserError('DataError', `${file}: ${what}`, { file, fix });
+  if (crop.length === 2 && image.spatial[2] !== 1) {
+    throw fail(pair.image, `is 3-D (${shapeText(image)}) but spatial_size has 2 numbers`, 'give spatial_size 3 numbers (e.g. [64, 64, 1] for slices)');
+  }
+  if (label.channels !== 1) throw fail(pair.label, `a label image must have one channel, this one is ${shapeText(label)}`, 'store one label map per image');
+  if (label.spatial.some((s, i) => s !== image.spatial[i])) {
+    throw fail(pair.label, `label size ${shapeText(label)} differs from its image ${pair.image} (${shapeText(image)})`, 'resample the label to the image grid');
+  }
+  if (crop.some((c, i) => c > image.spatial[i])) {
+    throw fail(pair.image, `image ${shapeText(image)} is smaller than the crop spatial_size [${crop.join(', ')}]`, 'use a smaller spatial_size or pad the image');
+  }
+  return image;
+}
+
+function loadPair(pair: ImageLabelPair, normalisation: NiftiDataConfig['normalisation'], channels: number, numClasses: number | null): LoadedPair {
+  const image = readNifti(pair.image).data;
+  normaliseChannels(image, channels, normalisation);
+  const raw = readNifti(pair.label).data;
+  const labels = new Int32Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const v = raw[i];
+    if (!(Number.isInteger(v) && v >= 0 && (numClasses === null || v < numClasses))) {
+      const allowed = numClasses === null ? 'non-negative integers' : `integers 0..${numClasses - 1} (num_classes is ${numClasses})`;
+      throw new UserError('DataError', `${pair.label}: label value ${v} at voxel ${i} is not one of ${allowed}`, {
+        file: pair.label,
+        field: 'data.num_classes',
+        fix: 'labels must be class indices; fix the label map or raise num_classes',
+      });
+    }
+    labels[i] = v;
+  }
+  return { image, labels };
+}
+
+/** A small least-recently-used cache bounded by bytes. */
+class VolumeCache {
+  private readonly entries = new Map<number, LoadedPair>();
+  private bytes = 0;
+
+  constructor(private readonly budget: number) {}
+
+  get(key: number, load: () => LoadedPair): LoadedPair {
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      return hit;
+    }
+    const value = load();
+    this.entries.set(key, value);
+    this.bytes += value.image.byteLength + value.labels.byteLength;
+    for (const [k, v] of this.entries) {
+      if (this.bytes <= this.budget || k === key) break;
+      this.entries.delete(k);
+      this.bytes -= v.image.byteLength + v.labels.byteLength;
+    }
+    return value;
+  }
+}
+
+function cacheBudgetBytes(): number {
+  const mb = Number(process.env.THAW_DATA_CACHE_MB ?? 1024);
+  return (Number.isFinite(mb) && mb > 0 ? mb : 1024) * 1024 * 1024;
+}
+
+export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: string): DataSource {
+  const crop = config.spatial_size;
+  if ((crop.length !== 2 && crop.length !== 3) || !crop.every((s) => Number.isInteger(s) && s >= 1)) {
+    throw new UserError('DataError', `spatial_size must be 2 or 3 positive integers, got [${crop.join(', ')}]`, { field: 'data.spatial_size', fix: 'e.g. spatial_size: [64, 64, 64]' });
+  }
+  const pairs = findImageLabelPairs(config, baseDir);
+  const geometries = pairs.map((p) => checkPair(p, crop));
+  const channels = geometries[0].channels;
+  const odd = geometries.findIndex((g) => g.channels !== channels);
+  if (odd >= 0) {
+    throw new UserError('DataError', `${pairs[odd].image}: has ${geometries[odd].channels} channels, ${pairs[0].image} has ${channels}`, { file: pairs[odd].image, fix: 'give every image the same channels (modalities)' });
+  }
+  const cache = new VolumeCache(cacheBudgetBytes());
+  const load = (i: number, classes: number | null) => cache.get(i, () => loadPair(pairs[i], config.normalisation, channels, classes));
+
+  let numClasses = config.num_classes ?? null;
+  if (numClasses === null) {
+    let maxLabel = 1;
+    for (let i = 0; i < pairs.length; i++) for (const v of load(i, null).labels) if (v > maxLabel) maxLabel = v;
+    numClasses = maxLabel + 1;
+  }
+  const classes = numClasses;
+
+  const crop3 = [crop[0], crop[1], crop[2] ?? 1];
+  const cropVoxels = crop3[0] * crop3[1] * crop3[2];
+  return {
+    numClasses: classes,
+    channels,
+    spatialSize: [...crop],
+    batch(iteration: number, batchSize: number): Batch {
+      const images = new Float32Array(batchSize * cropVoxels * channels);
+      const labels = new Int32Array(batchSize * cropVoxels);
+      for (let b = 0; b < batchSize; b++) {
+        const rng = sampleStream(seed, iteration, b, Purpose.niftiPick);
+        const index = rng.int(pairs.length);
+        const [X, Y, Z] = geometries[index].spatial;
+        const origin = crop3.map((c, d) => rng.int([X, Y, Z][d] - c + 1));
+        const vol = load(index, classes);
+        let out = b * cropVoxels;
+        for (let x = 0; x < crop3[0]; x++) {
+          for (let y = 0; y < crop3[1]; y++) {
+            for (let z = 0; z < crop3[2]; z++, out++) {
+              const src = origin[0] + x + X * (origin[1] + y + Y * (origin[2] + z));
+              labels[out] = vol.labels[src];
+              for (let c = 0; c < channels; c++) images[out * channels + c] = vol.image[src + c * X * Y * Z];
+            }
+          }
+        }
+      }
+      return { images, labels, shape: [batchSize, ...crop, channels] };
+    },
+  };
+}

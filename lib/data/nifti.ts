@@ -1,0 +1,212 @@
+/**
+ * NIfTI-1 and NIfTI-2 single-file images (`.nii`, gzip-compressed `.nii.gz`): header parsing and voxel reading.
+ * Either byte order; integer and float voxel types; `scl_slope`/`scl_inter` applied as the standard says (slope 0
+ * means "no scaling"). Voxels come back as float32 in file order (x fastest). Problems are UserErrors of type
+ * 'DataError' naming the file and what is wrong.
+ */
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
+import { UserError } from '../errors';
+
+export interface NiftiHeader {
+  version: 1 | 2;
+  littleEndian: boolean;
+  /** dim[1..dim[0]]: x, y, z, t, u, v, w. */
+  dims: number[];
+  datatype: number;
+  datatypeName: string;
+  /** Voxel sizes matching `dims`. */
+  pixdim: number[];
+  voxOffset: number;
+  sclSlope: number;
+  sclInter: number;
+}
+
+export interface NiftiVolume {
+  header: NiftiHeader;
+  /** Scaled voxel values, file order (x fastest). */
+  data: Float32Array;
+}
+
+interface VoxelType {
+  name: string;
+  bytes: number;
+  read: (view: DataView, offset: number, littleEndian: boolean) => number;
+}
+
+const VOXEL_TYPES: Record<number, VoxelType> = {
+  2: { name: 'uint8', bytes: 1, read: (v, o) => v.getUint8(o) },
+  4: { name: 'int16', bytes: 2, read: (v, o, le) => v.getInt16(o, le) },
+  8: { name: 'int32', bytes: 4, read: (v, o, le) => v.getInt32(o, le) },
+  16: { name: 'float32', bytes: 4, read: (v, o, le) => v.getFloat32(o, le) },
+  64: { name: 'float64', bytes: 8, read: (v, o, le) => v.getFloat64(o, le) },
+  256: { name: 'int8', bytes: 1, read: (v, o) => v.getInt8(o) },
+  512: { name: 'uint16', bytes: 2, read: (v, o, le) => v.getUint16(o, le) },
+  768: { name: 'uint32', bytes: 4, read: (v, o, le) => v.getUint32(o, le) },
+  1024: { name: 'int64', bytes: 8, read: (v, o, le) => Number(v.getBigInt64(o, le)) },
+  1280: { name: 'uint64', bytes: 8, read: (v, o, le) => Number(v.getBigUint64(o, le)) },
+};
+const UNSUPPORTED_TYPES: Record<number, string> = { 32: 'complex64', 128: 'rgb24', 1536: 'float128', 1792: 'complex128', 2048: 'complex256', 2304: 'rgba32' };
+
+function dataError(file: string, what: string, fix: string): UserError {
+  return new UserError('DataError', `${file}: ${what}`, { file, fix });
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const HEADER_PREFIX_BYTES = 1 << 16;
+
+function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1];
+}
+
+function gunzip(file: string, bytes: Uint8Array, partial: boolean): Buffer {
+  try {
+    return gunzipSync(bytes, partial ? { finishFlush: zlibConstants.Z_SYNC_FLUSH } : {});
+  } catch (err) {
+    throw dataError(file, `gzip data is corrupt (${(err as Error).message})`, 'recompress or re-export the file');
+  }
+}
+
+/** The decompressed bytes of the whole file. */
+function readAllBytes(file: string): Buffer {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch (err) {
+    throw dataError(file, `cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check the path and permissions');
+  }
+  return isGzip(raw) ? gunzip(file, raw, false) : raw;
+}
+
+/** At least the first `HEADER_PREFIX_BYTES` decompressed bytes (fewer if the file is smaller), without reading it all. */
+function readPrefixBytes(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw dataError(file, `cannot open the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check the path and permissions');
+  }
+  try {
+    const buf = Buffer.alloc(HEADER_PREFIX_BYTES);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const head = buf.subarray(0, n);
+    return isGzip(head) ? gunzip(file, head, true) : head;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseHeader(file: string, bytes: Buffer): NiftiHeader {
+  if (bytes.length < 348) throw dataError(file, `too short for a NIfTI header (${bytes.length} bytes)`, 'check that this is a .nii or .nii.gz file');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const sizeLE = view.getInt32(0, true);
+  const sizeBE = view.getInt32(0, false);
+  const sizeofHdr = sizeLE === 348 || sizeLE === 540 ? sizeLE : sizeBE;
+  const littleEndian = sizeofHdr === sizeLE;
+  if (sizeofHdr !== 348 && sizeofHdr !== 540) {
+    throw dataError(file, `not a NIfTI file: sizeof_hdr is ${sizeLE}, expected 348 (NIfTI-1) or 540 (NIfTI-2)`, 'convert the image to NIfTI (.nii / .nii.gz)');
+  }
+  const le = littleEndian;
+  if (sizeofHdr === 348) {
+    const magic = bytes.toString('latin1', 344, 347);
+    if (magic === 'ni1') throw dataError(file, 'is a two-file NIfTI (.hdr/.img pair), which thaw does not read', 'save it as a single .nii or .nii.gz');
+    if (magic !== 'n+1') throw dataError(file, `bad NIfTI-1 magic '${magic}' (expected 'n+1')`, 'check that this is a NIfTI-1 file');
+    const ndim = view.getInt16(40, le);
+    return finishHeader(file, {
+      version: 1,
+      littleEndian,
+      ndim,
+      dimAt: (i) => view.getInt16(40 + 2 * i, le),
+      pixdimAt: (i) => view.getFloat32(76 + 4 * i, le),
+      datatype: view.getInt16(70, le),
+      voxOffset: view.getFloat32(108, le),
+      sclSlope: view.getFloat32(112, le),
+      sclInter: view.getFloat32(116, le),
+    });
+  }
+  if (bytes.length < 540) throw dataError(file, `too short for a NIfTI-2 header (${bytes.length} bytes)`, 'the file is truncated');
+  const magic = bytes.toString('latin1', 4, 7);
+  if (magic !== 'n+2') throw dataError(file, `bad NIfTI-2 magic '${magic}' (expected 'n+2'; two-file NIfTI is not read)`, 'save it as a single .nii or .nii.gz');
+  return finishHeader(file, {
+    version: 2,
+    littleEndian,
+    ndim: Number(view.getBigInt64(16, le)),
+    dimAt: (i) => Number(view.getBigInt64(16 + 8 * i, le)),
+    pixdimAt: (i) => view.getFloat64(104 + 8 * i, le),
+    datatype: view.getInt16(12, le),
+    voxOffset: Number(view.getBigInt64(168, le)),
+    sclSlope: view.getFloat64(176, le),
+    sclInter: view.getFloat64(184, le),
+  });
+}
+
+interface RawHeader {
+  version: 1 | 2;
+  littleEndian: boolean;
+  ndim: number;
+  dimAt: (i: number) => number;
+  pixdimAt: (i: number) => number;
+  datatype: number;
+  voxOffset: number;
+  sclSlope: number;
+  sclInter: number;
+}
+
+function finishHeader(file: string, raw: RawHeader): NiftiHeader {
+  if (!(raw.ndim >= 1 && raw.ndim <= 7)) throw dataError(file, `bad header: dim[0] is ${raw.ndim}, expected 1..7`, 'the header is corrupt; re-export the image');
+  const dims: number[] = [];
+  const pixdim: number[] = [];
+  for (let i = 1; i <= raw.ndim; i++) {
+    const d = raw.dimAt(i);
+    if (!(d >= 1)) throw dataError(file, `bad header: dim[${i}] is ${d}, expected >= 1`, 'the header is corrupt; re-export the image');
+    dims.push(d);
+    pixdim.push(raw.pixdimAt(i));
+  }
+  const type = VOXEL_TYPES[raw.datatype];
+  if (!type) {
+    const known = UNSUPPORTED_TYPES[raw.datatype];
+    throw dataError(file, `datatype ${raw.datatype}${known ? ` (${known})` : ''} is not supported`, `store voxels as one of: ${Object.values(VOXEL_TYPES).map((t) => t.name).join(', ')}`);
+  }
+  const minOffset = raw.version === 1 ? 348 : 540;
+  if (!(raw.voxOffset >= minOffset)) throw dataError(file, `bad header: vox_offset is ${raw.voxOffset}, expected >= ${minOffset}`, 'the header is corrupt; re-export the image');
+  return {
+    version: raw.version,
+    littleEndian: raw.littleEndian,
+    dims,
+    datatype: raw.datatype,
+    datatypeName: type.name,
+    pixdim,
+    voxOffset: Math.floor(raw.voxOffset),
+    sclSlope: raw.sclSlope,
+    sclInter: raw.sclInter,
+  };
+}
+
+/** Reads only the header (a .nii.gz is decompressed only as far as needed). */
+export function readNiftiHeader(file: string): NiftiHeader {
+  return parseHeader(file, readPrefixBytes(file));
+}
+
+export function voxelCount(header: NiftiHeader): number {
+  return header.dims.reduce((a, b) => a * b, 1);
+}
+
+/** Reads header and voxels; values are scaled by scl_slope/scl_inter when the slope is set (non-zero, finite). */
+export function readNifti(file: string): NiftiVolume {
+  const bytes = readAllBytes(file);
+  const header = parseHeader(file, bytes);
+  const type = VOXEL_TYPES[header.datatype];
+  const count = voxelCount(header);
+  const needed = header.voxOffset + count * type.bytes;
+  if (bytes.length < needed) {
+    throw dataError(file, `is truncated: ${header.dims.join('×')} ${type.name} voxels need ${needed} bytes, the file has ${bytes.length}`, 'the file is incomplete; copy or export it again');
+  }
+  const scale = header.sclSlope !== 0 && Number.isFinite(header.sclSlope);
+  const slope = scale ? header.sclSlope : 1;
+  const inter = scale && Number.isFinite(header.sclInter) ? header.sclInter : 0;
+  const view = new DataView(bytes.buffer, bytes.byteOffset + header.voxOffset, count * type.bytes);
+  const data = new Float32Array(count);
+  const le = header.littleEndian;
+  for (let i = 0, o = 0; i < count; i++, o += type.bytes) data[i] = type.read(view, o, le) * slope + inter;
+  return { header, data };
+}

@@ -1,0 +1,159 @@
+/**
+ * Synthetic segmentation tasks, 2-D (spatial_size [H, W]) or 3-D ([D, H, W]), one channel, two classes
+ * (0 = background, 1 = foreground). Every image: a smooth background (random offset and linear bias field), 1–4
+ * non-overlapping objects, each either ROUND (disc / sphere) or BOXY (square / cube, same area/volume as a round
+ * one of the same radius, so only shape tells them apart), brighter than the background by a random contrast,
+ * plus Gaussian noise of a random level.
+ *
+ * Tasks (all share the image statistics above, so features learned on one help on the others):
+ * - `A` — "bright blobs": segment every object (round and boxy). High contrast. The pretraining task.
+ * - `B` — "round among boxes": segment only the round objects; boxy ones are distractors. Same contrast as A. A
+ *         network pretrained on A already finds every object and only has to learn to drop the boxes, so fine-tuning
+ *         A → B beats training B from scratch for the same (small) number of iterations.
+ * - `C` — "faint blobs": task A at low contrast and higher noise (a domain shift of the same structure).
+ *
+ * Sample j of iteration i is a pure function of (seed, i, j, task, spatial_size): independent of batch size and of
+ * any earlier call.
+ */
+import { UserError } from '../errors';
+import type { SyntheticDataConfig } from '../pipeline/plan';
+import { Purpose, sampleStream, type Stream } from './random';
+import type { Batch, DataSource } from './source';
+
+type ShapeKind = 'round' | 'boxy';
+
+interface TaskSpec {
+  description: string;
+  foreground: ShapeKind[];
+  /** Object intensity above the background, drawn uniformly per object. */
+  contrast: [number, number];
+  /** Noise standard deviation (scaled per image by a factor in [0.8, 1.2]). */
+  noise: number;
+}
+
+export const SYNTHETIC_TASKS: Record<string, TaskSpec> = {
+  A: { description: 'bright blobs: segment every object', foreground: ['round', 'boxy'], contrast: [0.8, 1.6], noise: 0.35 },
+  B: { description: 'round among boxes: segment round objects only', foreground: ['round'], contrast: [0.8, 1.6], noise: 0.35 },
+  C: { description: 'faint blobs: every object, low contrast', foreground: ['round', 'boxy'], contrast: [0.3, 0.7], noise: 0.45 },
+};
+
+const MAX_OBJECTS = 4;
+const PLACEMENT_TRIES = 20;
+/** Object radius as a fraction of the smallest spatial side (larger in 3-D, where balls fill less of the volume). */
+const RADIUS_RANGE: Record<number, [number, number]> = { 2: [0.07, 0.16], 3: [0.12, 0.22] };
+/** Centres are at least this many radii apart (a 3-D box corner reaches 1.4 radii), so objects never touch. */
+const SEPARATION = 1.5;
+
+interface SceneObject {
+  round: boolean;
+  center: number[];
+  radius: number;
+  intensity: number;
+  foreground: boolean;
+}
+
+/** Half side of a box with the same area (2-D) or volume (3-D) as a ball of radius r. */
+function boxHalfSide(radius: number, dims: number): number {
+  return dims === 2 ? (radius * Math.sqrt(Math.PI)) / 2 : (radius * Math.cbrt((4 / 3) * Math.PI)) / 2;
+}
+
+function placeObjects(rng: Stream, size: number[], task: TaskSpec): SceneObject[] {
+  const minSide = Math.min(...size);
+  const [rLo, rHi] = RADIUS_RANGE[size.length];
+  const count = 1 + rng.int(MAX_OBJECTS);
+  const objects: SceneObject[] = [];
+  for (let n = 0; n < count; n++) {
+    // The first object is always foreground, so every image has something to segment.
+    const kind: ShapeKind = n === 0 ? task.foreground[rng.int(task.foreground.length)] : rng.uniform() < 0.5 ? 'round' : 'boxy';
+    const radius = Math.max(1.5, rng.range(rLo, rHi) * minSide);
+    const intensity = rng.range(task.contrast[0], task.contrast[1]);
+    for (let t = 0; t < PLACEMENT_TRIES; t++) {
+      const center = size.map((s) => rng.range(radius + 1, s - radius - 1));
+      const clear = objects.every((o) => Math.hypot(...center.map((c, d) => c - o.center[d])) > SEPARATION * (o.radius + radius));
+      if (clear) {
+        objects.push({ round: kind === 'round', center, radius, intensity, foreground: task.foreground.includes(kind) });
+        break;
+      }
+    }
+  }
+  return objects;
+}
+
+/** Adds one object's intensity inside its bounding box and marks its voxels (2-D scenes are [1, H, W] here). */
+function drawObject(o: SceneObject, size3: number[], dims: number, image: Float32Array, label: Int32Array, offset: number): void {
+  const c3 = dims === 2 ? [0.5, ...o.center] : o.center;
+  const reach = o.round ? o.radius : boxHalfSide(o.radius, dims);
+  const lo = c3.map((c, d) => (d < 3 - dims ? 0 : Math.max(0, Math.floor(c - reach))));
+  const hi = c3.map((c, d) => (d < 3 - dims ? 1 : Math.min(size3[d], Math.ceil(c + reach))));
+  const r2 = o.radius * o.radius;
+  for (let z = lo[0]; z < hi[0]; z++) {
+    const dz = z + 0.5 - c3[0];
+    for (let y = lo[1]; y < hi[1]; y++) {
+      const dy = y + 0.5 - c3[1];
+      for (let x = lo[2]; x < hi[2]; x++) {
+        const dx = x + 0.5 - c3[2];
+        const inside = o.round ? dz * dz + dy * dy + dx * dx <= r2 : Math.max(Math.abs(dz), Math.abs(dy), Math.abs(dx)) <= reach;
+        if (!inside) continue;
+        const v = offset + (z * size3[1] + y) * size3[2] + x;
+        image[v] += o.intensity;
+        if (o.foreground) label[v] = 1;
+      }
+    }
+  }
+}
+
+/** Writes one sample (image and label, `size` voxels in C order) at the given offsets. */
+function renderSample(seed: number, iteration: number, sample: number, size: number[], task: TaskSpec,
+  image: Float32Array, label: Int32Array, offset: number): void {
+  const shapeRng = sampleStream(seed, iteration, sample, Purpose.syntheticShapes);
+  const objects = placeObjects(shapeRng, size, task);
+  const bgOffset = 0.2 * shapeRng.normal();
+  const gradient = size.map((s) => shapeRng.range(-0.3, 0.3) / s);
+  const noiseSd = task.noise * shapeRng.range(0.8, 1.2);
+  const noiseRng = sampleStream(seed, iteration, sample, Purpose.syntheticNoise);
+
+  // Background: offset + linear bias field (centred) + Gaussian noise.
+  const dims = size.length;
+  const size3 = dims === 2 ? [1, ...size] : size;
+  const g3 = dims === 2 ? [0, ...gradient] : gradient;
+  let v = offset;
+  for (let z = 0; z < size3[0]; z++) {
+    const bz = bgOffset + g3[0] * (z + 0.5 - size3[0] / 2);
+    for (let y = 0; y < size3[1]; y++) {
+      const by = bz + g3[1] * (y + 0.5 - size3[1] / 2);
+      for (let x = 0; x < size3[2]; x++, v++) {
+        image[v] = by + g3[2] * (x + 0.5 - size3[2] / 2) + noiseSd * noiseRng.normal();
+      }
+    }
+  }
+  for (const o of objects) drawObject(o, size3, dims, image, label, offset);
+}
+
+export function makeSyntheticSource(config: SyntheticDataConfig, seed: number): DataSource {
+  const task = SYNTHETIC_TASKS[config.task];
+  if (!task) {
+    throw new UserError('DataError', `unknown synthetic task '${config.task}'`, {
+      field: 'data.task',
+      fix: `use one of: ${Object.entries(SYNTHETIC_TASKS).map(([k, t]) => `${k} (${t.description})`).join(', ')}`,
+    });
+  }
+  const size = config.spatial_size;
+  if ((size.length !== 2 && size.length !== 3) || !size.every((s) => Number.isInteger(s) && s >= 8)) {
+    throw new UserError('DataError', `synthetic spatial_size must be 2 or 3 integers >= 8, got [${size.join(', ')}]`, {
+      field: 'data.spatial_size',
+      fix: 'e.g. spatial_size: [64, 64] or [32, 32, 32]',
+    });
+  }
+  const voxels = size.reduce((a, b) => a * b, 1);
+  return {
+    numClasses: 2,
+    channels: 1,
+    spatialSize: [...size],
+    batch(iteration: number, batchSize: number): Batch {
+      const images = new Float32Array(batchSize * voxels);
+      const labels = new Int32Array(batchSize * voxels);
+      for (let b = 0; b < batchSize; b++) renderSample(seed, iteration, b, size, task, images, labels, b * voxels);
+      return { images, labels, shape: [batchSize, ...size, 1] };
+    },
+  };
+}
