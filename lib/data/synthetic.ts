@@ -34,7 +34,7 @@ interface TaskSpec {
 export const SYNTHETIC_TASKS: Record<string, TaskSpec> = {
   A: { description: 'bright blobs: segment every object', foreground: ['round', 'boxy'], contrast: [0.8, 1.6], noise: 0.35 },
   B: { description: 'round among boxes: segment round objects only', foreground: ['round'], contrast: [0.8, 1.6], noise: 0.35 },
-  C: { description: 'faint blobs: every object, low contrast', foreground: ['round', 'boxy'], contrast: [0.3, 0.7], noise: 0.45 },
+  C: { description: 'faint blobs: every object, low contrast', foreground: ['round', 'boxy'], contrast: [0.4, 0.9], noise: 0.45 },
 };
 
 const MAX_OBJECTS = 4;
