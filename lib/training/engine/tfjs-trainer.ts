@@ -1,0 +1,148 @@
+/**
+ * The training loop on TensorFlow.js: restore, train [start, end) with the stage's freeze set, checkpoint every
+ * save_every_n and at the end, stop cleanly on request. Runs in the stage's child process (see run-stage.ts).
+ */
+import type * as tfTypes from '@tensorflow/tfjs';
+import { checkpointPrefix, saveCheckpoint, type Tensor as CkptTensor } from '../../checkpoint';
+import { makeDataSource } from '../../data';
+import { loadBackend, requestedBackend, type LoadedBackend } from '../backend';
+import { makeOptimizer } from '../optimizers';
+import { GLOBAL_STEP } from '../optimizers/slot-names';
+import { buildStageGraph, findResumePoint, loadStartValues, type StageGraph } from '../stage-setup';
+import type { StageProgress, StageResult, StageRunRequest, StageSidecar } from '../types';
+import { segmentationLoss } from './losses';
+import { TfjsLayerOps } from './tfjs-ops';
+
+type Variable = tfTypes.Variable;
+
+export interface TrainerHooks {
+  onProgress?: (p: StageProgress) => void;
+  /** Polled between iterations: true → checkpoint at the current iteration and return stopped. */
+  shouldStop?: () => boolean;
+  log?: (line: string) => void;
+}
+
+let variableGeneration = 0;
+
+/** tfjs variable names are process-global; ours are TF1 names, made unique per stage run and mapped back. */
+function createVariables(tf: LoadedBackend['tf'], graph: StageGraph, values: Map<string, Float32Array>) {
+  const generation = ++variableGeneration;
+  const vars = new Map<string, Variable>();
+  const tfNameToName = new Map<string, string>();
+  const trained = new Set(graph.trained.map((v) => v.name));
+  for (const spec of graph.variables) {
+    const value = values.get(spec.name);
+    if (!value) continue; // global_step is a plain counter
+    const tfName = `${spec.name}#${generation}`;
+    vars.set(spec.name, tf.variable(tf.tensor(value, spec.shape, 'float32'), trained.has(spec.name), tfName));
+    tfNameToName.set(tfName, spec.name);
+  }
+  return { vars, tfNameToName };
+}
+
+function snapshot(vars: Map<string, Variable>, iteration: number): Map<string, CkptTensor> {
+  const tensors = new Map<string, CkptTensor>();
+  for (const [name, v] of vars) tensors.set(name, { dtype: 'float32', shape: [...v.shape], data: new Float32Array(v.dataSync()) });
+  tensors.set(GLOBAL_STEP, { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(iteration)) });
+  return tensors;
+}
+
+export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {}): Promise<StageResult> {
+  const log = hooks.log ?? (() => {});
+  const data = makeDataSource(req.data, { seed: req.seed, baseDir: req.baseDir ?? process.cwd() });
+  const graph = buildStageGraph(req, data);
+  const resume = await findResumePoint(req);
+  const base = { stage: req.stage, startIteration: req.startIteration, endIteration: req.endIteration };
+
+  if (resume && resume.iteration === req.endIteration) {
+    log(`stage ${req.stage} already finished at iteration ${resume.iteration}; nothing to do`);
+    return {
+      ...base, reachedIteration: resume.iteration, finalLoss: resume.sidecar.loss, checkpoint: resume.prefix,
+      backend: resume.sidecar.backend, trainSeconds: 0, stopped: false, resumedFrom: resume.iteration,
+    };
+  }
+  if (resume) log(`stage ${req.stage}: resuming from ${resume.prefix}`);
+
+  const backend = await loadBackend(requestedBackend(req.backend), log);
+  const tf = backend.tf;
+  const restoreStart = Date.now();
+  const values = await loadStartValues(req, graph, resume);
+  const restoreSeconds = (Date.now() - restoreStart) / 1000;
+  const { vars, tfNameToName } = createVariables(tf, graph, values);
+  values.clear();
+  const trainedVars = graph.trained.map((v) => vars.get(v.name)!);
+  const optimizer = makeOptimizer(tf, vars, req.settings);
+  const batchSize = req.settings.batch_size;
+
+  let iteration = resume?.iteration ?? req.startIteration;
+  let lastLoss: number | null = resume?.sidecar.loss ?? null;
+  let lastCheckpoint = resume?.prefix ?? '';
+  let saveSeconds = 0;
+
+  const save = async (): Promise<string> => {
+    const t0 = Date.now();
+    const sidecar: StageSidecar = {
+      stage: req.stage, iteration, frozen: graph.frozen, trained: graph.trained.map((v) => v.name),
+      settings: req.settings, seed: req.seed, pipelineHash: req.pipelineHash, network: req.network,
+      backend: backend.name, loss: lastLoss,
+    };
+    const trainable = new Set(graph.variables.filter((v) => v.trainable).map((v) => v.name));
+    lastCheckpoint = await saveCheckpoint(req.modelDir, iteration, snapshot(vars, iteration), {
+      sidecar, maxCheckpoints: req.settings.max_checkpoints, keep: req.keepCheckpoints ?? [],
+      meta: { trainable: (v) => trainable.has(v.name) },
+    });
+    saveSeconds += (Date.now() - t0) / 1000;
+    return lastCheckpoint;
+  };
+
+  const step = (): number => {
+    const batch = data.batch(iteration, batchSize);
+    const ops = new TfjsLayerOps(tf, graph.params.dims, vars, { training: true, frozenLayers: graph.frozenLayers });
+    let loss = NaN;
+    tf.tidy(() => {
+      const x = tf.tensor(batch.images, batch.shape, 'float32');
+      const y = tf.tensor(batch.labels, batch.shape.slice(0, -1), 'int32');
+      const { value, grads } = tf.variableGrads(
+        () => segmentationLoss(tf, req.settings.loss, graph.net.forward(ops, x, graph.params), y),
+        trainedVars,
+      );
+      const byName = new Map(Object.entries(grads).map(([tfName, g]) => [tfNameToName.get(tfName)!, g]));
+      optimizer.apply(byName);
+      loss = value.dataSync()[0];
+    });
+    for (const [name, update] of ops.bnUpdates) {
+      vars.get(name)!.assign(update);
+      update.dispose();
+    }
+    return loss;
+  };
+
+  let stopped = false;
+  const t0 = Date.now();
+  try {
+    while (iteration < req.endIteration) {
+      if (hooks.shouldStop?.()) {
+        stopped = true;
+        break;
+      }
+      lastLoss = step();
+      iteration++;
+      const every = req.settings.save_every_n;
+      const checkpoint = (every > 0 && iteration % every === 0) || iteration === req.endIteration ? await save() : undefined;
+      const elapsed = (Date.now() - t0) / 1000;
+      const done = iteration - (resume?.iteration ?? req.startIteration);
+      hooks.onProgress?.({ stage: req.stage, iteration, loss: lastLoss, itPerSec: elapsed > 0 ? done / elapsed : 0, checkpoint });
+      await new Promise((resolve) => setImmediate(resolve)); // let stop requests (IPC, signals) in
+    }
+    if (stopped && lastCheckpoint !== checkpointPrefix(req.modelDir, iteration)) {
+      await save();
+      log(`stage ${req.stage}: stopped at iteration ${iteration}, checkpoint ${lastCheckpoint}`);
+    }
+  } finally {
+    for (const v of vars.values()) v.dispose();
+  }
+  return {
+    ...base, reachedIteration: iteration, finalLoss: lastLoss, checkpoint: lastCheckpoint, backend: backend.name,
+    trainSeconds: (Date.now() - t0) / 1000, stopped, resumedFrom: resume?.iteration ?? null, restoreSeconds, saveSeconds,
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * Engine-agnostic preparation of a stage: which variables exist (network + optimiser state), which are trained and
+ * which layers are frozen, where to resume from, and every variable's starting value (restored or initialised).
+ */
+import { CheckpointReader, latestValidCheckpoint, readSidecar } from '../checkpoint';
+import type { DataSource } from '../data';
+import { UserError } from '../errors';
+import { getNetwork, type CommonParams, type NetworkDefinition } from './networks';
+import type { VariableSpec } from './networks/variable-spec';
+import { GLOBAL_STEP, optimizerVariables } from './optimizers/slot-names';
+import { initialValue } from './init';
+import type { StageRunRequest, StageSidecar } from './types';
+
+export interface StageGraph {
+  net: NetworkDefinition;
+  params: CommonParams & Record<string, unknown>;
+  /** Network variables, then optimiser state (slots, powers, global_step). */
+  variables: VariableSpec[];
+  trained: VariableSpec[];
+  frozen: string[];
+  /** Layers all of whose trainable variables are frozen: their batch norm runs in inference mode. */
+  frozenLayers: Set<string>;
+}
+
+function stageError(req: StageRunRequest, type: string, message: string, field: string, fix: string): UserError {
+  return new UserError(type, `stage ${req.stage}: ${message}`, { field, fix });
+}
+
+/** Checks that the data fits the network (channels, classes, dimensionality, pooling multiple). */
+function checkDataFitsNetwork(req: StageRunRequest, graph: Pick<StageGraph, 'net' | 'params'>, data: DataSource): void {
+  const { net, params } = graph;
+  const mismatch = (what: string, field: string, fix: string) => stageError(req, 'DataNetworkMismatch', what, field, fix);
+  if (data.channels !== params.in_channels) {
+    throw mismatch(`the data has ${data.channels} channel(s) but network ${net.name} expects in_channels ${params.in_channels}`,
+      'network.params.in_channels', `set network.params.in_channels: ${data.channels}`);
+  }
+  if (data.numClasses !== params.num_classes) {
+    throw mismatch(`the data has ${data.numClasses} classes but network ${net.name} has num_classes ${params.num_classes}`,
+      'network.params.num_classes', `set network.params.num_classes: ${data.numClasses}`);
+  }
+  if (data.spatialSize.length !== params.dims) {
+    throw mismatch(`the data is ${data.spatialSize.length}-D but network ${net.name} is ${params.dims}-D`,
+      'network.params.dims', `set network.params.dims: ${data.spatialSize.length}`);
+  }
+  const multiple = net.spatialMultiple(params);
+  if (data.spatialSize.some((s) => s % multiple !== 0)) {
+    throw mismatch(`spatial_size [${data.spatialSize.join(', ')}] is not a multiple of ${multiple}, which ${net.name} needs`,
+      'data.spatial_size', `use sizes divisible by ${multiple}, or fewer pooling levels`);
+  }
+}
+
+export function buildStageGraph(req: StageRunRequest, data: DataSource): StageGraph {
+  const net = getNetwork(req.network.name, { baseDir: req.baseDir });
+  const params = net.resolveParams(req.network.params ?? {});
+  checkDataFitsNetwork(req, { net, params }, data);
+  const netVars = net.variables(params);
+  const byName = new Map(netVars.map((v) => [v.name, v]));
+  const trainedNames = new Set(req.selection.trained);
+  for (const name of trainedNames) {
+    const spec = byName.get(name);
+    if (!spec || !spec.trainable) {
+      throw stageError(req, 'InvalidSelection', `"${name}" is not a trainable variable of network ${net.name}`,
+        'vars_to_freeze', 'check the stage\'s selection with `thaw check`');
+    }
+  }
+  const trained = netVars.filter((v) => trainedNames.has(v.name));
+  if (trained.length === 0) {
+    throw stageError(req, 'NothingToTrain', 'every trainable variable is frozen', 'vars_to_freeze',
+      'freeze fewer variables (vars_to_freeze) so that the stage trains something');
+  }
+  const frozen = netVars.filter((v) => v.trainable && !trainedNames.has(v.name)).map((v) => v.name);
+  const layersWithTrained = new Set(trained.map((v) => v.layer));
+  const frozenLayers = new Set(netVars.filter((v) => v.trainable && !layersWithTrained.has(v.layer)).map((v) => v.layer));
+  return {
+    net, params, trained, frozen, frozenLayers,
+    variables: [...netVars, ...optimizerVariables(req.settings.optimizer, trained)],
+  };
+}
+
+export interface ResumePoint {
+  iteration: number;
+  prefix: string;
+  sidecar: StageSidecar;
+}
+
+/** The newest valid checkpoint in modelDir written by this stage of this pipeline, within the stage's range. */
+export async function findResumePoint(req: StageRunRequest): Promise<ResumePoint | null> {
+  let found: StageSidecar | null = null;
+  const latest = await latestValidCheckpoint(req.modelDir, {
+    maxIteration: req.endIteration,
+    accept: async (prefix, iteration) => {
+      if (iteration < req.startIteration) return false;
+      const sidecar = (await readSidecar(prefix)) as StageSidecar | null;
+      const mine = !!sidecar && sidecar.stage === req.stage && sidecar.pipelineHash === req.pipelineHash;
+      if (mine) found = sidecar;
+      return mine;
+    },
+  });
+  return latest && found ? { ...latest, sidecar: found } : null;
+}
+
+export type StartValues = Map<string, Float32Array>;
+
+/**
+ * Every float variable's starting value: from the resume checkpoint (everything), else per the selection from
+ * `restoreFrom` (restored) or initialised. Missing or mis-shaped restored variables are UserErrors naming them.
+ */
+export async function loadStartValues(req: StageRunRequest, graph: StageGraph, resume: ResumePoint | null): Promise<StartValues> {
+  const source = resume?.prefix ?? req.restoreFrom;
+  const restored = new Set(resume ? graph.variables.map((v) => v.name) : req.selection.restored);
+  if (!source && req.selection.restored.length > 0) {
+    throw stageError(req, 'InvalidSelection', 'the selection restores variables but there is no checkpoint to restore from',
+      'vars_to_restore', 'set starting_iter to a checkpoint, or restore nothing');
+  }
+  const values: StartValues = new Map();
+  const reader = source ? await CheckpointReader.open(source) : null;
+  try {
+    for (const spec of graph.variables) {
+      if (spec.name === GLOBAL_STEP) continue;
+      if (reader && restored.has(spec.name)) {
+        values.set(spec.name, await readFloat(req, reader, spec));
+      } else {
+        values.set(spec.name, initialValue(spec, req.seed, req.settings));
+      }
+    }
+  } finally {
+    await reader?.close();
+  }
+  return values;
+}
+
+async function readFloat(req: StageRunRequest, reader: CheckpointReader, spec: VariableSpec): Promise<Float32Array> {
+  if (!reader.has(spec.name)) {
+    throw stageError(req, 'MissingVariable', `variable ${spec.name} is not in checkpoint ${reader.prefix}`, 'vars_to_restore',
+      'exclude it from vars_to_restore (it is then initialised), or restore from a checkpoint that has it');
+  }
+  const t = await reader.read(spec.name);
+  const same = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i]);
+  if (t.dtype !== 'float32' || !same) {
+    throw stageError(req, 'ShapeMismatch',
+      `variable ${spec.name} is ${t.dtype}[${t.shape.join(', ')}] in ${reader.prefix} but float32[${spec.shape.join(', ')}] in the network`,
+      'vars_to_restore', 'exclude it from vars_to_restore, or change network.params to match the checkpoint');
+  }
+  return t.data as Float32Array;
+}
