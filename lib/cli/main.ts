@@ -6,11 +6,15 @@
 import { isUserError } from '../errors';
 import type { Command } from './command';
 import { UsageError } from './command';
+import { diffCommand } from './commands/diff';
 import { serverCommand } from './commands/server';
+import { varsCommand } from './commands/vars';
 
 // One line per command; keep alphabetical.
 const COMMANDS: Command[] = [
+  diffCommand,
   serverCommand,
+  varsCommand,
 ];
 
 function usage(): string {

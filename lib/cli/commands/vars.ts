@@ -1,0 +1,75 @@
+/** `thaw vars`: the variables of a checkpoint (prefix, models/ folder or model_dir), as a table or as JSON. */
+import { writeFile } from 'node:fs/promises';
+import { dtypeBytes, listVariables, numElements, type VariableInfo } from '../../checkpoint';
+import { CheckpointError } from '../../checkpoint/errors';
+import { compilePattern } from '../../selection/pattern';
+import { parseCommandArgs, UsageError, type Command } from '../command';
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** An aligned text table; `right` marks columns to right-align (numbers). */
+export function formatTable(header: string[], rows: string[][], right: boolean[] = []): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function variablesTable(vars: VariableInfo[]): string {
+  let totalElements = 0;
+  let totalBytes = 0;
+  const rows = vars.map((v) => {
+    const elements = numElements(v.shape);
+    totalElements += elements;
+    const bytes = elements * dtypeBytes(v.dtype);
+    totalBytes += bytes;
+    return [v.name, v.dtype, `[${v.shape.join(', ')}]`, elements.toLocaleString('en-US'), v.dtype === 'string' ? '-' : formatBytes(bytes)];
+  });
+  const table = formatTable(['name', 'dtype', 'shape', 'elements', 'size'], rows, [false, false, false, true, true]);
+  const total = `total: ${vars.length} variable${vars.length === 1 ? '' : 's'}, ${totalElements.toLocaleString('en-US')} elements, ${formatBytes(totalBytes)}`;
+  return `${table}\n${total}`;
+}
+
+/** The listing format of TensorFlow-derived expected.json files: name, dtype, shape; one-space indentation. */
+export function variablesJson(vars: VariableInfo[]): string {
+  return JSON.stringify(vars.map(({ name, dtype, shape }) => ({ name, dtype, shape })), null, 1);
+}
+
+export const varsCommand: Command = {
+  name: 'vars',
+  usage: 'vars <ckpt> [--json] [--output FILE] [--match REGEX]',
+  summary: 'list the variables of a checkpoint (prefix, models/ folder or model_dir)',
+  async run(args) {
+    const { values, positionals } = parseCommandArgs(args, {
+      json: { type: 'boolean', default: false },
+      output: { type: 'string' },
+      match: { type: 'string' },
+    });
+    if (positionals.length !== 1) throw new UsageError('expected exactly one checkpoint (prefix, models/ folder or model_dir)');
+    let vars = await listVariables(positionals[0]);
+    if (values.match !== undefined) {
+      const pattern = compilePattern(values.match, { field: '--match' });
+      vars = vars.filter((v) => pattern.test(v.name));
+    }
+    const text = values.json ? variablesJson(vars) : variablesTable(vars);
+    if (values.output === undefined) {
+      console.log(text);
+      return 0;
+    }
+    try {
+      await writeFile(values.output, values.json ? text : `${text}\n`);
+    } catch (err) {
+      throw new CheckpointError(`cannot write ${values.output}: ${(err as Error).message}`, { file: values.output });
+    }
+    return 0;
+  },
+};
