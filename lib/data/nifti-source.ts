@@ -5,8 +5,9 @@
  *
  * A 2-D spatial_size reads images whose third dimension is 1; NIfTI dimensions 4 and up are image channels
  * (modalities); labels have one channel. All headers are checked when the source is built (sizes, types, crop fits),
- * so a bad data set fails before training starts. Volumes are read on first use, normalised, and kept in a cache
- * of THAW_DATA_CACHE_MB (default 1024) MB.
+ * and every label map is read once (values must be class indices), so a bad data set fails before training starts.
+ * Images are read on first use, normalised, and kept with their labels in a cache of THAW_DATA_CACHE_MB (default
+ * 1024) MB.
  */
 import { UserError } from '../errors';
 import type { NiftiDataConfig } from '../pipeline/plan';
@@ -54,24 +55,31 @@ function checkPair(pair: ImageLabelPair, crop: number[]): Geometry {
   return image;
 }
 
-function loadPair(pair: ImageLabelPair, normalisation: NiftiDataConfig['normalisation'], channels: number, numClasses: number | null): LoadedPair {
-  const image = readNifti(pair.image).data;
-  normaliseChannels(image, channels, normalisation);
-  const raw = readNifti(pair.label).data;
+/** A label map as class indices; refuses values that are not integers in [0, numClasses). */
+function readLabels(file: string, numClasses: number | null): Int32Array {
+  const raw = readNifti(file).data;
   const labels = new Int32Array(raw.length);
   for (let i = 0; i < raw.length; i++) {
     const v = raw[i];
     if (!(Number.isInteger(v) && v >= 0 && (numClasses === null || v < numClasses))) {
-      const allowed = numClasses === null ? 'non-negative integers' : `integers 0..${numClasses - 1} (num_classes is ${numClasses})`;
-      throw new UserError('DataError', `${pair.label}: label value ${v} at voxel ${i} is not one of ${allowed}`, {
-        file: pair.label,
-        field: 'data.num_classes',
-        fix: 'labels must be class indices; fix the label map or raise num_classes',
+      const tooLarge = Number.isInteger(v) && v >= 0;
+      throw new UserError('DataError', tooLarge
+        ? `${file}: label value ${v} at voxel ${i} is not below data.num_classes (${numClasses})`
+        : `${file}: label value ${v} at voxel ${i} is not a class index (labels must be non-negative integers)`, {
+        file,
+        field: tooLarge ? 'data.num_classes' : undefined,
+        fix: tooLarge ? 'raise num_classes, or fix the label map' : 'store class indices 0, 1, 2, ... in the label map (not probabilities or intensities)',
       });
     }
     labels[i] = v;
   }
-  return { image, labels };
+  return labels;
+}
+
+function loadPair(pair: ImageLabelPair, normalisation: NiftiDataConfig['normalisation'], channels: number, numClasses: number): LoadedPair {
+  const image = readNifti(pair.image).data;
+  normaliseChannels(image, channels, normalisation);
+  return { image, labels: readLabels(pair.label, numClasses) };
 }
 
 /** A small least-recently-used cache bounded by bytes. */
@@ -117,21 +125,17 @@ export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: 
   if (odd >= 0) {
     throw new UserError('DataError', `${pairs[odd].image}: has ${geometries[odd].channels} channels, ${pairs[0].image} has ${channels}`, { file: pairs[odd].image, fix: 'give every image the same channels (modalities)' });
   }
+  // Every label map is read once now: bad values fail before training, and num_classes can default to what is there.
+  let maxLabel = 1;
+  for (const pair of pairs) for (const v of readLabels(pair.label, config.num_classes ?? null)) if (v > maxLabel) maxLabel = v;
+  const numClasses = config.num_classes ?? maxLabel + 1;
   const cache = new VolumeCache(cacheBudgetBytes());
-  const load = (i: number, classes: number | null) => cache.get(i, () => loadPair(pairs[i], config.normalisation, channels, classes));
-
-  let numClasses = config.num_classes ?? null;
-  if (numClasses === null) {
-    let maxLabel = 1;
-    for (let i = 0; i < pairs.length; i++) for (const v of load(i, null).labels) if (v > maxLabel) maxLabel = v;
-    numClasses = maxLabel + 1;
-  }
-  const classes = numClasses;
+  const load = (i: number) => cache.get(i, () => loadPair(pairs[i], config.normalisation, channels, numClasses));
 
   const crop3 = [crop[0], crop[1], crop[2] ?? 1];
   const cropVoxels = crop3[0] * crop3[1] * crop3[2];
   return {
-    numClasses: classes,
+    numClasses,
     channels,
     spatialSize: [...crop],
     batch(iteration: number, batchSize: number): Batch {
@@ -142,7 +146,7 @@ export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: 
         const index = rng.int(pairs.length);
         const [X, Y, Z] = geometries[index].spatial;
         const origin = crop3.map((c, d) => rng.int([X, Y, Z][d] - c + 1));
-        const vol = load(index, classes);
+        const vol = load(index);
         let out = b * cropVoxels;
         for (let x = 0; x < crop3[0]; x++) {
           for (let y = 0; y < crop3[1]; y++) {
