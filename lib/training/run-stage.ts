@@ -18,6 +18,8 @@ export interface RunStageOptions {
   /** Lines the trainer logs (which backend ran, resume point, stop). Default: stderr with a `[thaw train]` prefix. */
   onLog?: (line: string) => void;
   signal?: AbortSignal;
+  /** Called with the child's pid once it is started (supervisors, tests that kill it). */
+  onStart?: (pid: number) => void;
   /** After a stop request, how long the child may take to checkpoint and exit before it is killed. Default 120 s. */
   stopTimeoutMs?: number;
 }
@@ -91,6 +93,7 @@ export function runStage(req: StageRunRequest, opts: RunStageOptions = {}): Prom
       reject(new Error(`stage ${req.stage}: the training process ${how} before finishing; stderr tail:\n${stderrTail.trim()}`));
     });
 
+    if (child.pid !== undefined) opts.onStart?.(child.pid);
     send({ type: 'run', request: req });
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });

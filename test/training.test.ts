@@ -1,0 +1,133 @@
+/**
+ * The stage runner end to end, in its child process, on the native backend when built (else pure JS): exact
+ * determinism, exact resume after a stop request and after SIGKILL, freeze semantics, finished stages, errors.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { CheckpointReader, diffCheckpoints, readSidecar } from '../lib/checkpoint';
+import { isUserError } from '../lib/errors';
+import { runStage } from '../lib/training';
+import type { StageProgress } from '../lib/training/types';
+import { quiet, stageRequest, tempDir } from './helpers/training';
+
+async function assertIdentical(a: string, b: string): Promise<void> {
+  const report = await diffCheckpoints(a, b);
+  const different = report.variables.filter((v) => v.status !== 'same');
+  assert.deepEqual(different, [], `checkpoints differ: ${JSON.stringify(different.slice(0, 5))}`);
+  assert.ok(report.identical);
+}
+
+test('same seed gives bit-identical checkpoints; the result and sidecar describe the stage', async () => {
+  const [a, b] = [tempDir('seed-a'), tempDir('seed-b')];
+  const progress: StageProgress[] = [];
+  const ra = await runStage(stageRequest({ modelDir: a, end: 6 }), { ...quiet, onProgress: (p) => progress.push(p) });
+  const rb = await runStage(stageRequest({ modelDir: b, end: 6 }), quiet);
+  await assertIdentical(ra.checkpoint, rb.checkpoint);
+  assert.equal(ra.reachedIteration, 6);
+  assert.equal(ra.stopped, false);
+  assert.equal(path.basename(ra.checkpoint), 'model.ckpt-6');
+  assert.deepEqual(progress.map((p) => p.iteration), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(progress.filter((p) => p.checkpoint).map((p) => p.iteration), [2, 4, 6]);
+  assert.ok(progress.every((p) => Number.isFinite(p.loss)));
+  const sidecar = (await readSidecar(ra.checkpoint)) as Record<string, unknown>;
+  assert.equal(sidecar.stage, 'train');
+  assert.equal(sidecar.iteration, 6);
+  assert.equal(sidecar.pipelineHash, 'test-hash');
+  assert.equal(sidecar.seed, 7);
+  const reader = await CheckpointReader.open(ra.checkpoint);
+  const step = await reader.read('global_step');
+  assert.equal(step.dtype, 'int64');
+  assert.equal((step.data as BigInt64Array)[0], 6n);
+  assert.ok(reader.has('ToyNet/conv_1/conv_/w/Adam_1') && reader.has('beta1_power'));
+  await reader.close();
+  // A different seed gives different weights.
+  const c = tempDir('seed-c');
+  const rc = await runStage(stageRequest({ modelDir: c, end: 6, seed: 8 }), quiet);
+  assert.equal((await diffCheckpoints(ra.checkpoint, rc.checkpoint)).identical, false);
+});
+
+test('a run stopped at a random iteration and resumed ends bit-identical to an uninterrupted run', async () => {
+  const end = 9;
+  const whole = await runStage(stageRequest({ modelDir: tempDir('whole'), end, settings: { save_every_n: 4 } }), quiet);
+  const dir = tempDir('stopped');
+  const stopAt = 1 + Math.floor(Math.random() * (end - 2));
+  const controller = new AbortController();
+  const first = await runStage(stageRequest({ modelDir: dir, end, settings: { save_every_n: 4 } }), {
+    ...quiet, signal: controller.signal, onProgress: (p) => p.iteration === stopAt && controller.abort(),
+  });
+  assert.equal(first.stopped, true, `stop requested at ${stopAt}`);
+  assert.ok(first.reachedIteration >= stopAt && first.reachedIteration < end);
+  assert.equal(path.basename(first.checkpoint), `model.ckpt-${first.reachedIteration}`);
+  const resumed = await runStage(stageRequest({ modelDir: dir, end, settings: { save_every_n: 4 } }), quiet);
+  assert.equal(resumed.resumedFrom, first.reachedIteration);
+  assert.equal(resumed.stopped, false);
+  await assertIdentical(whole.checkpoint, resumed.checkpoint);
+
+  // Started again, a finished stage is a no-op returning the same checkpoint.
+  const again = await runStage(stageRequest({ modelDir: dir, end, settings: { save_every_n: 4 } }), quiet);
+  assert.equal(again.checkpoint, resumed.checkpoint);
+  assert.equal(again.trainSeconds, 0);
+  assert.equal(again.finalLoss, resumed.finalLoss);
+});
+
+test('a training process killed with SIGKILL fails retryably, and resuming ends bit-identical', async () => {
+  const end = 8;
+  const whole = await runStage(stageRequest({ modelDir: tempDir('whole-k'), end }), quiet);
+  const dir = tempDir('killed');
+  let pid = 0;
+  const crashed = runStage(stageRequest({ modelDir: dir, end }), {
+    ...quiet, onStart: (p) => (pid = p), onProgress: (p) => p.iteration === 5 && process.kill(pid, 'SIGKILL'),
+  });
+  await assert.rejects(crashed, (err: Error) => !isUserError(err) && /killed by SIGKILL/.test(err.message));
+  const names = readdirSync(path.join(dir, 'models'));
+  assert.ok(names.includes('model.ckpt-4.index'), names.join(', '));
+  const resumed = await runStage(stageRequest({ modelDir: dir, end }), quiet);
+  assert.equal(resumed.resumedFrom, 4);
+  await assertIdentical(whole.checkpoint, resumed.checkpoint);
+});
+
+test('frozen variables (and their batch-norm statistics) stay bit-identical; trained ones change', async () => {
+  const dir = tempDir('freeze');
+  const parent = await runStage(stageRequest({ modelDir: dir, stage: 'pretrain', end: 4 }), quiet);
+  const child = await runStage(stageRequest({
+    modelDir: dir, stage: 'head', start: 4, end: 8, restoreFrom: parent.checkpoint, freeze: /ToyNet\/conv_1\//, task: 'B',
+  }), quiet);
+  const report = await diffCheckpoints(parent.checkpoint, child.checkpoint);
+  const status = new Map(report.variables.map((v) => [v.name, v.status]));
+  for (const name of ['w', 'beta', 'gamma', 'moving_mean', 'moving_variance'].map((n) =>
+    n === 'w' ? 'ToyNet/conv_1/conv_/w' : `ToyNet/conv_1/bn_/${n}`)) {
+    assert.equal(status.get(name), 'same', name);
+  }
+  for (const name of ['ToyNet/conv_2/conv_/w', 'ToyNet/conv_2/bn_/moving_mean', 'ToyNet/classifier/conv_/b']) {
+    assert.equal(status.get(name), 'changed', name);
+  }
+  // Frozen variables get no optimiser slots in the child's checkpoint.
+  assert.equal(status.get('ToyNet/conv_1/conv_/w/Adam'), 'onlyA');
+  const sidecar = (await readSidecar(child.checkpoint)) as { frozen: string[] };
+  assert.ok(sidecar.frozen.includes('ToyNet/conv_1/conv_/w'));
+});
+
+test('user errors in the training process come back as UserErrors of the same type', async () => {
+  const req = stageRequest({ modelDir: tempDir('usererr'), end: 2 });
+  await assert.rejects(runStage({ ...req, network: { name: 'no_such_net', params: {} } }, quiet),
+    (err: Error) => isUserError(err) && err.type === 'UnknownNetwork');
+  await assert.rejects(runStage({ ...req, data: { kind: 'synthetic', task: 'A', spatial_size: [16, 16, 16] } }, quiet),
+    (err: Error) => isUserError(err) && err.type === 'DataNetworkMismatch' && err.details.field === 'network.params.dims');
+  await assert.rejects(runStage({ ...req, restoreFrom: path.join(tempDir('none'), 'model.ckpt-3'), selection: { ...req.selection, restored: ['ToyNet/conv_1/conv_/w'] } }, quiet),
+    (err: Error) => isUserError(err) && err.type === 'CheckpointError');
+});
+
+test('pure-JS backend trains and is deterministic too', async () => {
+  const spec = { end: 3, backend: 'cpu' as const, size: [8, 8], settings: { optimizer: 'momentum' as const, batch_size: 1 } };
+  const logs: string[] = [];
+  const a = await runStage(stageRequest({ ...spec, modelDir: tempDir('cpu-a') }), { onLog: (l) => logs.push(l) });
+  const b = await runStage(stageRequest({ ...spec, modelDir: tempDir('cpu-b') }), quiet);
+  assert.equal(a.backend, 'cpu');
+  assert.ok(logs.some((l) => /training backend: cpu/.test(l)), logs.join('\n'));
+  await assertIdentical(a.checkpoint, b.checkpoint);
+  const reader = await CheckpointReader.open(a.checkpoint);
+  assert.ok(reader.has('ToyNet/conv_1/conv_/w/Momentum') && !reader.has('beta1_power'));
+  await reader.close();
+});
