@@ -3,7 +3,7 @@
  * determinism, exact resume after a stop request and after SIGKILL, freeze semantics, finished stages, errors.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { CheckpointReader, diffCheckpoints, readSidecar } from '../lib/checkpoint';
@@ -64,6 +64,10 @@ test('a run stopped at a random iteration and resumed ends bit-identical to an u
   assert.equal(resumed.resumedFrom, first.reachedIteration);
   assert.equal(resumed.stopped, false);
   await assertIdentical(whole.checkpoint, resumed.checkpoint);
+  // The loss log has every iteration exactly once (entries after the stop point were dropped on resume).
+  const logged = readFileSync(path.join(dir, 'logs', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).iteration);
+  assert.deepEqual(logged, [...Array(end).keys()]);
+  assert.ok(readdirSync(path.join(dir, 'logs', 'train')).some((f) => f.startsWith('events.out.tfevents.')));
 
   // Started again, a finished stage is a no-op returning the same checkpoint.
   const again = await runStage(stageRequest({ modelDir: dir, end, settings: { save_every_n: 4 } }), quiet);

@@ -5,6 +5,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { checkpointPrefix, saveCheckpoint, type Tensor as CkptTensor } from '../../checkpoint';
 import { makeDataSource } from '../../data';
+import { openMetricsLog } from '../../metrics';
 import { loadBackend, requestedBackend, type LoadedBackend } from '../backend';
 import { makeOptimizer } from '../optimizers';
 import { GLOBAL_STEP } from '../optimizers/slot-names';
@@ -81,6 +82,7 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
 
   const save = async (): Promise<string> => {
     const t0 = Date.now();
+    metrics.flush();
     const sidecar: StageSidecar = {
       stage: req.stage, iteration, frozen: graph.frozen, trained: graph.trained.map((v) => v.name),
       settings: req.settings, seed: req.seed, pipelineHash: req.pipelineHash, network: req.network,
@@ -119,6 +121,8 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
 
   let stopped = false;
   const t0 = Date.now();
+  // Metrics are numbered by the batch a step trained on: a checkpoint at N has logged < N, so resume from N drops >= N.
+  const metrics = openMetricsLog(req.modelDir, req.stage, iteration);
   try {
     while (iteration < req.endIteration) {
       if (hooks.shouldStop?.()) {
@@ -126,12 +130,14 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
         break;
       }
       lastLoss = step();
+      const elapsed = (Date.now() - t0) / 1000;
+      const done = iteration + 1 - (resume?.iteration ?? req.startIteration);
+      const itPerSec = elapsed > 0 ? done / elapsed : 0;
+      metrics.log(iteration, lastLoss, itPerSec);
       iteration++;
       const every = req.settings.save_every_n;
       const checkpoint = (every > 0 && iteration % every === 0) || iteration === req.endIteration ? await save() : undefined;
-      const elapsed = (Date.now() - t0) / 1000;
-      const done = iteration - (resume?.iteration ?? req.startIteration);
-      hooks.onProgress?.({ stage: req.stage, iteration, loss: lastLoss, itPerSec: elapsed > 0 ? done / elapsed : 0, checkpoint });
+      hooks.onProgress?.({ stage: req.stage, iteration, loss: lastLoss, itPerSec, checkpoint });
       await new Promise((resolve) => setImmediate(resolve)); // let stop requests (IPC, signals) in
     }
     if (stopped && lastCheckpoint !== checkpointPrefix(req.modelDir, iteration)) {
@@ -139,6 +145,7 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
       log(`stage ${req.stage}: stopped at iteration ${iteration}, checkpoint ${lastCheckpoint}`);
     }
   } finally {
+    metrics.close();
     for (const v of vars.values()) v.dispose();
   }
   return {
