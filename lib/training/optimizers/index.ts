@@ -68,8 +68,9 @@ function adam(tf: Tf, vars: Map<string, Variable>, s: TrainingSettings): Optimiz
         const one = tf.scalar(1);
         const b1 = tf.scalar(s.beta1);
         const b2 = tf.scalar(s.beta2);
-        const oneMinusB1 = tf.scalar(1 - s.beta1);
-        const oneMinusB2 = tf.scalar(1 - s.beta2);
+        // 1 - beta in float32 arithmetic, as the kernel computes it (not float32(1 - beta) from a double).
+        const oneMinusB1 = one.sub(b1);
+        const oneMinusB2 = one.sub(b2);
         const eps = tf.scalar(s.epsilon);
         const lrT = tf.scalar(s.lr).mul(tf.sqrt(one.sub(beta2Power))).div(one.sub(beta1Power));
         for (const [name, g] of grads) {
