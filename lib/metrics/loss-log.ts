@@ -7,8 +7,9 @@
  * a crash. Readers additionally keep only the last entry per (stage, iteration), so even a log written by an
  * interrupted rewrite reads without duplicates.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { AppendFile } from './append-file';
 import { logsDir, lossLogFile } from './paths';
 
 export interface LossEntry {
@@ -40,7 +41,7 @@ function parseLines(text: string): LossEntry[] {
 }
 
 export class LossLogWriter {
-  private fd: number | null;
+  private readonly out: AppendFile;
 
   constructor(modelDir: string, private readonly stage: string, resumeFromIteration: number) {
     const file = lossLogFile(modelDir, stage);
@@ -51,23 +52,20 @@ export class LossLogWriter {
       writeFileSync(tmp, kept.map((e) => JSON.stringify(e) + '\n').join(''));
       renameSync(tmp, file);
     }
-    this.fd = openSync(file, 'a');
+    this.out = new AppendFile(file, 'a');
   }
 
   append(iteration: number, loss: number, itPerSec: number): void {
-    if (this.fd === null) throw new Error(`loss log of stage ${this.stage} is closed`);
     const entry: LossEntry = { stage: this.stage, iteration, loss: Number.isFinite(loss) ? loss : null, itPerSec, time: Date.now() / 1000 };
-    writeSync(this.fd, JSON.stringify(entry) + '\n');
+    this.out.write(JSON.stringify(entry) + '\n');
   }
 
   flush(): void {
-    if (this.fd !== null) fsyncSync(this.fd);
+    this.out.flush();
   }
 
   close(): void {
-    if (this.fd === null) return;
-    closeSync(this.fd);
-    this.fd = null;
+    this.out.close();
   }
 }
 
