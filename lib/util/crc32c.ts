@@ -1,36 +1,61 @@
 /**
  * CRC-32C (Castagnoli), as TensorFlow uses it for checkpoint blocks, tensors and TFRecord (event file) framing.
- * Slicing-by-8 table implementation; `mask`/`unmask` are the LevelDB/TensorFlow masking of stored CRCs.
+ * Large inputs go to @node-rs/crc32 (native, SIMD/SSE4.2; ~5x the JS speed), small ones and platforms without its
+ * binary use slicing-by-8 tables over 32-bit words. `mask`/`unmask` are the LevelDB/TensorFlow masking of stored CRCs.
  */
 const POLY = 0x82f63b78;
-const TABLES: Uint32Array[] = (() => {
-  const t: Uint32Array[] = [];
-  for (let k = 0; k < 8; k++) t.push(new Uint32Array(256));
+/** Eight 256-entry tables back to back: T[k * 256 + b] is the CRC of byte b followed by k zero bytes. */
+const T: Int32Array = (() => {
+  const t = new Int32Array(8 * 256);
   for (let i = 0; i < 256; i++) {
     let c = i;
     for (let j = 0; j < 8; j++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    t[0][i] = c >>> 0;
+    t[i] = c;
   }
-  for (let i = 0; i < 256; i++) {
-    for (let k = 1; k < 8; k++) t[k][i] = (t[k - 1][i] >>> 8) ^ t[0][t[k - 1][i] & 0xff];
+  for (let k = 1; k < 8; k++) {
+    for (let i = 0; i < 256; i++) t[k * 256 + i] = (t[(k - 1) * 256 + i] >>> 8) ^ t[t[(k - 1) * 256 + i] & 0xff];
   }
   return t;
 })();
 
-/** Extends `crc` (the CRC of earlier bytes, 0 to start) over `bytes`. */
-export function crc32cExtend(crc: number, bytes: Uint8Array): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES;
-  let c = ~crc >>> 0;
+type NativeCrc = (input: Uint8Array, initialState?: number) => number;
+const native: NativeCrc | null = (() => {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('@node-rs/crc32') as { crc32c: NativeCrc }).crc32c;
+  } catch {
+    return null;
+  }
+})();
+/** Below this size the native call's overhead costs more than the table loop. */
+const NATIVE_MIN_BYTES = 256;
+
+function crc32cTables(crc: number, bytes: Uint8Array): number {
+  let c = ~crc | 0;
   let i = 0;
   const n = bytes.length;
-  for (; i + 8 <= n; i += 8) {
-    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
-    c =
-      t7[c & 0xff] ^ t6[(c >>> 8) & 0xff] ^ t5[(c >>> 16) & 0xff] ^ t4[c >>> 24] ^
-      t3[bytes[i + 4]] ^ t2[bytes[i + 5]] ^ t1[bytes[i + 6]] ^ t0[bytes[i + 7]];
+  // Slicing-by-8 reads two aligned little-endian 32-bit words per step.
+  const head = Math.min(n, (4 - (bytes.byteOffset & 3)) & 3);
+  for (; i < head; i++) c = T[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  const words = (n - i) >>> 3 << 1;
+  if (words > 0) {
+    const w = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
+    for (let j = 0; j < words; j += 2) {
+      c ^= w[j];
+      const d = w[j + 1];
+      c = T[1792 + (c & 0xff)] ^ T[1536 + ((c >>> 8) & 0xff)] ^ T[1280 + ((c >>> 16) & 0xff)] ^ T[1024 + (c >>> 24)] ^
+        T[768 + (d & 0xff)] ^ T[512 + ((d >>> 8) & 0xff)] ^ T[256 + ((d >>> 16) & 0xff)] ^ T[d >>> 24];
+    }
+    i += words << 2;
   }
-  for (; i < n; i++) c = t0[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  for (; i < n; i++) c = T[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;
+}
+
+/** Extends `crc` (the CRC of earlier bytes, 0 to start) over `bytes`. */
+export function crc32cExtend(crc: number, bytes: Uint8Array): number {
+  if (native && bytes.length >= NATIVE_MIN_BYTES) return native(bytes, crc) >>> 0;
+  return crc32cTables(crc, bytes);
 }
 
 export function crc32c(bytes: Uint8Array): number {
