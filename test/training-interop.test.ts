@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { Variable } from '@tensorflow/tfjs';
 import { CheckpointReader } from '../lib/checkpoint';
 import type { OptimizerName } from '../lib/pipeline/plan';
 import { loadBackend } from '../lib/training/backend';
@@ -29,7 +30,7 @@ const OPTIMIZERS: OptimizerName[] = ['adam', 'momentum', 'sgd'];
 async function ours(optimizer: OptimizerName) {
   const { tf } = await loadBackend('auto');
   const settings = { ...SETTINGS, optimizer, lr: 0.05 };
-  const vars = new Map([['v', tf.variable(tf.tensor1d(INIT))]]);
+  const vars = new Map<string, Variable>([['v', tf.variable(tf.tensor1d(INIT))]]);
   for (const slot of optimizer === 'adam' ? ['v/Adam', 'v/Adam_1'] : optimizer === 'momentum' ? ['v/Momentum'] : []) {
     vars.set(slot, tf.variable(tf.zeros([INIT.length])));
   }
