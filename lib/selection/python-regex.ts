@@ -68,6 +68,8 @@ const BMP_MAX = 0xffff;
 const DIGIT_RANGES: Range[] = [[0x30, 0x39]];
 const WORD_RANGES: Range[] = [[0x30, 0x39], [0x41, 0x5a], [0x5f, 0x5f], [0x61, 0x7a]];
 /** Python's str.isspace() characters (what `\s` matches in a str pattern). */
+/** `\s` under the ASCII flag (?a): [ \t\n\r\f\v]. */
+const ASCII_SPACE_RANGES: Range[] = [[0x09, 0x0d], [0x20, 0x20]];
 const SPACE_RANGES: Range[] = [
   [0x09, 0x0d], [0x1c, 0x20], [0x85, 0x85], [0xa0, 0xa0], [0x1680, 0x1680], [0x2000, 0x200a],
   [0x2028, 0x2029], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000],
@@ -96,19 +98,22 @@ function complement(ranges: Range[]): Range[] {
   return out;
 }
 
-function categoryRanges(letter: string): Range[] | null {
+function categoryRanges(letter: string, ascii: boolean): Range[] | null {
+  const space = ascii ? ASCII_SPACE_RANGES : SPACE_RANGES;
   switch (letter) {
     case 'd': return DIGIT_RANGES;
     case 'D': return complement(DIGIT_RANGES);
     case 'w': return WORD_RANGES;
     case 'W': return complement(WORD_RANGES);
-    case 's': return SPACE_RANGES;
-    case 'S': return complement(SPACE_RANGES);
+    case 's': return space;
+    case 'S': return complement(space);
     default: return null;
   }
 }
 
 interface ScopeFlags {
+  /** (?a): ASCII classes. Only \s differs from thaw's default (\d, \w and \b are ASCII already). */
+  ascii: boolean;
   dotall: boolean;
   multiline: boolean;
   verbose: boolean;
@@ -123,7 +128,7 @@ class Parser {
   private readonly closedGroups = new Set<number>();
   private readonly groupNames = new Map<string, number>();
   ignoreCase = false;
-  private readonly global: ScopeFlags = { dotall: false, multiline: false, verbose: false };
+  private readonly global: ScopeFlags = { ascii: false, dotall: false, multiline: false, verbose: false };
 
   constructor(private readonly src: string) {}
 
@@ -179,9 +184,9 @@ class Parser {
         while (this.pos < this.src.length && this.src[this.pos++] !== '\n');
         continue;
       }
-      if (c === '\\') items.push(this.parseEscape(start));
+      if (c === '\\') items.push(this.parseEscape(start, flags.ascii));
       else if (!SPECIAL_CHARS.includes(c)) items.push(this.literal(c, start));
-      else if (c === '[') items.push(this.parseSet(start));
+      else if (c === '[') items.push(this.parseSet(start, flags.ascii));
       else if ('*+?{'.includes(c)) {
         if (!this.parseRepeat(c, start, items)) items.push({ t: 'char', code: c.charCodeAt(0), pos: start });
       } else if (c === '.') items.push({ t: 'any', dotall: flags.dotall, pos: start });
@@ -202,12 +207,12 @@ class Parser {
     return { t: 'char', code, pos };
   }
 
-  private parseEscape(start: number): Node {
+  private parseEscape(start: number, ascii: boolean): Node {
     const c = this.src[this.pos++];
     if (c === undefined) this.fail('bad escape (end of pattern)', start, 'remove the trailing "\\" or escape it as "\\\\"');
     const anchors: Record<string, Anchor> = { A: 'string_start', Z: 'string_end', b: 'boundary', B: 'non_boundary' };
     if (anchors[c]) return { t: 'anchor', kind: anchors[c], pos: start };
-    const category = categoryRanges(c);
+    const category = categoryRanges(c, ascii);
     if (category) return { t: 'set', negated: false, ranges: category, pos: start };
     if (c in SIMPLE_ESCAPES) return { t: 'char', code: SIMPLE_ESCAPES[c], pos: start };
     const code = this.parseCodeEscape(c, start);
@@ -260,12 +265,12 @@ class Parser {
     return this.literal(c, start);
   }
 
-  private parseClassEscape(start: number): Escape {
+  private parseClassEscape(start: number, ascii: boolean): Escape {
     const c = this.src[this.pos++];
     if (c === undefined) this.fail('unterminated character set', start, 'close the set with "]"');
     if (c === 'b') return { t: 'char', code: 8 };
     if (c in SIMPLE_ESCAPES) return { t: 'char', code: SIMPLE_ESCAPES[c] };
-    const category = categoryRanges(c);
+    const category = categoryRanges(c, ascii);
     if (category) return { t: 'set', ranges: category };
     const code = this.parseCodeEscape(c, start);
     if (code !== null) return { t: 'char', code };
@@ -285,7 +290,7 @@ class Parser {
     return (this.literal(c, pos) as { code: number }).code;
   }
 
-  private parseSet(start: number): Node {
+  private parseSet(start: number, ascii: boolean): Node {
     const negated = this.eat('^');
     const ranges: Range[] = [];
     let empty = true;
@@ -296,7 +301,7 @@ class Parser {
       if (c === undefined) unterminated();
       if (c === ']' && !empty) break;
       empty = false;
-      const first: Escape = c === '\\' ? this.parseClassEscape(itemStart) : { t: 'char', code: this.literalCode(c, itemStart) };
+      const first: Escape = c === '\\' ? this.parseClassEscape(itemStart, ascii) : { t: 'char', code: this.literalCode(c, itemStart) };
       if (!this.eat('-')) {
         ranges.push(...(first.t === 'char' ? [[first.code, first.code] as Range] : first.ranges));
         continue;
@@ -308,7 +313,7 @@ class Parser {
         ranges.push(...(first.t === 'char' ? [[first.code, first.code] as Range] : first.ranges), [0x2d, 0x2d]);
         break;
       }
-      const second: Escape = that === '\\' ? this.parseClassEscape(thatStart) : { t: 'char', code: this.literalCode(that, thatStart) };
+      const second: Escape = that === '\\' ? this.parseClassEscape(thatStart, ascii) : { t: 'char', code: this.literalCode(that, thatStart) };
       const text = this.src.slice(itemStart, this.pos);
       if (first.t !== 'char' || second.t !== 'char' || second.code < first.code) {
         this.fail(`bad character range ${text}`, itemStart, 'write ranges low-high between two single characters, or escape the "-"');
@@ -419,6 +424,7 @@ class Parser {
       if (on.includes('s')) this.global.dotall = true;
       if (on.includes('m')) this.global.multiline = true;
       if (on.includes('x')) this.global.verbose = true;
+      if (on.includes('a')) this.global.ascii = true;
       return null;
     }
     const off = terminator === '-' ? this.flagLetters('', ':') : '';
@@ -432,6 +438,7 @@ class Parser {
       if (letter === 's') scoped.dotall = value;
       if (letter === 'm') scoped.multiline = value;
       if (letter === 'x') scoped.verbose = value;
+      if (letter === 'a') scoped.ascii = value;
     }
     return this.groupBody(start, 'plain', scoped, null);
   }
@@ -443,7 +450,7 @@ class Parser {
       const c = this.src[this.pos++];
       if (c === undefined) this.fail(terminators === ':' ? 'missing :' : 'missing -, : or )', this.pos - 1, 'close the flag group');
       if (terminators.includes(c)) break;
-      if (!PY_FLAG_LETTERS.includes(c)) this.fail(/[A-Za-z]/.test(c) ? 'unknown flag' : 'missing -, : or )', this.pos - 1, 'Python flags are a, i, m, s, u, x');
+      if (!PY_FLAG_LETTERS.includes(c)) this.fail(/[A-Za-z]/.test(c) ? 'unknown flag' : terminators === ':' ? 'missing :' : 'missing -, : or )', this.pos - 1, 'Python flags are a, i, m, s, u, x');
       letters += c;
     }
     if (terminators === ':' && !letters) this.fail('missing flag', this.pos - 1, 'name a flag after "-"');
@@ -573,7 +580,8 @@ const ANCHOR_SOURCE: Record<Anchor, string> = {
   string_start: '^',
   string_end: '$',
   boundary: '\\b',
-  non_boundary: '\\B',
+  // Python (before 3.14) never matches \B in an empty string; JavaScript does.
+  non_boundary: '(?!^$)\\B',
 };
 
 const GROUP_OPEN: Record<GroupKind, string> = {

@@ -1,0 +1,162 @@
+/**
+ * Preflight: every stage's selection and checks, before any training. Walks the stage DAG in order; a root stage
+ * starts from the pipeline's starting checkpoint (or from scratch), a later stage from its parent's final checkpoint,
+ * whose variables are the parent's graph. The report is plain JSON (the result of a Temporal activity).
+ */
+import path from 'node:path';
+import { listVariables, resolveStartingCheckpoint } from '../checkpoint';
+import { isUserError } from '../errors';
+import { joinDir } from '../pipeline/folders';
+import type { NetworkConfig, Plan, StagePlan } from '../pipeline/plan';
+import { getNetwork } from '../training/networks';
+import type { VariableSpec } from '../training/networks/variable-spec';
+import { checkStage, type StageSource } from './checks';
+import { problem, type Problem } from './problems';
+import { selectVariables, type CheckpointVariable, type StageSelection, type VariableFate } from './select';
+
+export interface StageReport {
+  name: string;
+  after: string | null;
+  startIteration: number;
+  endIteration: number;
+  /** Checkpoint prefix the stage restores from (a child's is its parent's final checkpoint), null from scratch. */
+  restoreFrom: string | null;
+  selection: StageSelection;
+  variables: VariableFate[];
+}
+
+export interface PreflightReport {
+  ok: boolean;
+  errors: Problem[];
+  warnings: Problem[];
+  stages: StageReport[];
+}
+
+export interface PreflightDeps {
+  /** The network's variables (default: the network registry). */
+  networkVariables(network: NetworkConfig, plan: Plan): VariableSpec[];
+  resolveStartingCheckpoint(modelDir: string, startingIter: number): Promise<{ iteration: number; prefix: string } | null>;
+  listVariables(prefix: string): Promise<CheckpointVariable[]>;
+}
+
+const defaultDeps: PreflightDeps = {
+  networkVariables: (network, plan) =>
+    getNetwork(network.name, { baseDir: path.dirname(plan.source_file) }).variables(network.params ?? {}),
+  resolveStartingCheckpoint,
+  listVariables,
+};
+
+/** A user error (bad network, missing checkpoint) as a pipeline-level problem; anything else is rethrown. */
+function userProblem(err: unknown, file: string, code: string, field: string): Problem {
+  if (!isUserError(err)) throw err;
+  const fix = err.details.fix ?? 'see the message';
+  return { ...problem({ code, file, stage: undefined, field, text: err.message, fix }), message: `${err.message}\n  Fix: ${fix}` };
+}
+
+interface Start {
+  iteration: number;
+  prefix: string | null;
+  variables: CheckpointVariable[] | null;
+  /** Why there is no starting checkpoint (when prefix is null). */
+  scratchReason: string;
+}
+
+async function startingPoint(plan: Plan, deps: PreflightDeps, errors: Problem[]): Promise<Start> {
+  const file = plan.source_file;
+  let resolved: { iteration: number; prefix: string } | null;
+  try {
+    resolved = await deps.resolveStartingCheckpoint(plan.model_dir, plan.starting_iter);
+  } catch (err) {
+    errors.push(userProblem(err, file, 'StartingCheckpoint', 'starting_iter'));
+    return { iteration: 0, prefix: null, variables: null, scratchReason: 'its starting checkpoint is missing' };
+  }
+  if (!resolved) {
+    const reason = plan.starting_iter === 0 ? 'starting_iter: 0' : `starting_iter: -1 and ${plan.model_dir} holds no valid checkpoint yet`;
+    return { iteration: 0, prefix: null, variables: null, scratchReason: reason };
+  }
+  try {
+    return { ...resolved, variables: await deps.listVariables(resolved.prefix), scratchReason: '' };
+  } catch (err) {
+    errors.push(userProblem(err, file, 'StartingCheckpoint', 'starting_iter'));
+    return { iteration: resolved.iteration, prefix: null, variables: null, scratchReason: 'its starting checkpoint cannot be read' };
+  }
+}
+
+interface Finished {
+  report: StageReport;
+  graph: CheckpointVariable[];
+  folder: string;
+  data: StagePlan['data'];
+  trained: Map<string, string>;
+}
+
+export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): Promise<PreflightReport> {
+  const d: PreflightDeps = { ...defaultDeps, ...deps };
+  const file = plan.source_file;
+  const errors: Problem[] = [];
+  const warnings: Problem[] = [];
+
+  let network: VariableSpec[];
+  try {
+    network = d.networkVariables(plan.network, plan);
+  } catch (err) {
+    errors.push(userProblem(err, file, 'Network', 'network'));
+    return { ok: false, errors, warnings, stages: [] };
+  }
+  const start = await startingPoint(plan, d, errors);
+
+  const done = new Map<string, Finished>();
+  const stages: StageReport[] = [];
+  plan.stages.forEach((stage, stageIndex) => {
+    const parent = stage.after === null ? null : done.get(stage.after);
+    if (stage.after !== null && !parent) throw new Error(`stage ${stage.name} comes before its parent ${stage.after}`);
+    const source: StageSource = parent
+      ? { kind: 'parent', stage: parent.report.name, prefix: finalPrefix(parent), data: parent.data }
+      : start.prefix !== null
+        ? { kind: 'checkpoint', prefix: start.prefix }
+        : { kind: 'scratch', reason: start.scratchReason };
+    const result = selectVariables({
+      stage,
+      stageIndex,
+      network,
+      isRoot: parent === undefined || parent === null,
+      checkpoint: parent ? parent.graph : start.variables,
+      file,
+    });
+    const earlierTrained = parent ? parent.trained : new Map<string, string>();
+    const found = checkStage({ file, stage, stageIndex, network, source, earlierTrained }, result);
+    errors.push(...found.errors);
+    warnings.push(...found.warnings);
+
+    const startIteration = parent ? parent.report.endIteration : start.iteration;
+    const report: StageReport = {
+      name: stage.name,
+      after: stage.after,
+      startIteration,
+      endIteration: startIteration + stage.iterations,
+      restoreFrom: source.kind === 'scratch' ? null : source.prefix,
+      selection: result.selection,
+      variables: result.variables,
+    };
+    stages.push(report);
+    const trained = new Map(earlierTrained);
+    for (const name of result.selection.trained) trained.set(name, stage.name);
+    done.set(stage.name, {
+      report,
+      graph: result.graph.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
+      folder: folderOf(stage, plan),
+      data: stage.data,
+      trained,
+    });
+  });
+  return { ok: errors.length === 0, errors, warnings, stages };
+}
+
+function folderOf(stage: StagePlan, plan: Plan): string {
+  return stage.checkpoint_dir ?? plan.model_dir;
+}
+
+/** Where a finished stage's final checkpoint will be (model_dir/models/model.ckpt-N, as lib/checkpoint names it). */
+function finalPrefix(stage: Finished): string {
+  return joinDir(stage.folder, 'models', `model.ckpt-${stage.report.endIteration}`);
+}

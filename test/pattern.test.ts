@@ -1,0 +1,247 @@
+/**
+ * The Python-regex dialect: the seed's examples verbatim, translations that differ from naive JavaScript, refusals
+ * with position and fix, the time bound, and property tests against Python's `re` itself (one Python process).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { compilePattern, PatternError } from '../lib/selection/pattern';
+import { runPython } from './helpers/python';
+
+const NAMES = [
+  'DenseVNet/conv_1/w',
+  'DenseVNet/conv_1/bn_/moving_mean',
+  'DenseVNet/conv_2/w',
+  'DenseVNet/conv_2/w/Adam',
+  'DenseVNet/conv_2/w/Adam_1',
+  'DenseVNet/conv_3/w',
+  'DenseVNet/skip_conv/w',
+  'DenseVNet/skip_conv/w/Adam',
+  'DenseVNet/fin_conv/b',
+  'DenseVNet/fin_conv/b/Adam_1',
+  'beta1_power',
+  'beta2_power',
+  'global_step',
+];
+
+/** Python's answers, computed once for every pattern/name pair the tests send (one interpreter for the file). */
+interface Oracle {
+  error: string | null;
+  matches: boolean[];
+}
+
+const SEED = ['^.*(conv_1|conv_2).*$', '^((?!DenseVNet\\/(skip_conv|fin_conv)).)*$', '^((?!(Adam)).)*$'];
+
+// A generator of Python patterns over the constructs selection patterns use, many of them also invalid in Python.
+/** Mostly valid constructs, sometimes one that Python or thaw refuses. */
+const mostly = (valid: string[], invalid: string[]) =>
+  fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...valid) }, { weight: 1, arbitrary: fc.constantFrom(...invalid) });
+const literal = mostly(['a', 'b', 'c', 'A', 'B', '_', '/', '1', '0', '\\.', '\\/', '-', ':', ' ', '\\n', '\\t', '\\\\', '\\-', 'x'], ['\\q', '\\8', '\\x2', '\\z']);
+const charClass = mostly(
+  ['[abc]', '[^a-c]', '[a-]', '[]a]', '[^]]', '[\\d_]', '[\\w/]', '[\\s]', '[A-Z0-9]', '[^/]', '[.]', '[\\b]', '[\\x41-\\x43]', '[\\-a]',
+    '[\\10]', '\\d', '\\w', '\\s', '\\W', '\\D', '\\S', '.', '.', '.', '\\x2f', '\\101', '\\0', '\\u0041', '[^\\W\\d]', '[\\S]'],
+  ['[c-a]', '[\\w-z]', '[a-\\d]', '[\\A]', '[', '[^', '\\1', '\\2', '\\11'],
+);
+const anchor = fc.constantFrom('^', '$', '\\A', '\\Z', '\\b', '\\B');
+const quantifier = mostly(['', '', '', '', '*', '+', '?', '*?', '+?', '??', '{2}', '{1,3}', '{,2}', '{2,}', '{1,2}?', '{', '{}', '{x}'], ['{3,1}', '**', '*+']);
+const groupOpen = mostly(['(', '(', '(?:', '(?:', '(?P<n>', '(?=', '(?!', '(?<=a', '(?<!b', '(?s:', '(?-s:', '(?m:', '(?#c'], ['(?P<1>', '(?i:', '(?>', '(?P<m>']);
+const extra = mostly(['(?P=n)', '(?<=ab)', '(?<!a|b)', '(?<=a|\\d)', '(?:\\1)'], [')', '|', '(?i)', '(?<=a|bc)', '(?<=a*)', '(?P=m)']);
+const flagsPrefix = mostly(['', '', '', '', '', '', '(?i)', '(?s)', '(?m)', '(?x)', '(?a)', '(?im)', '(?u)'], ['(?L)', '(?-i)', '(?au)', '(?t)']);
+
+const { pattern } = fc.letrec<{ pattern: string; piece: string; atom: string }>((tie) => ({
+  atom: fc.oneof(
+    { weight: 5, arbitrary: literal },
+    { weight: 4, arbitrary: charClass },
+    { weight: 1, arbitrary: anchor },
+    { weight: 1, arbitrary: extra },
+    { weight: 2, depthSize: 'small', arbitrary: fc.tuple(groupOpen, tie('pattern')).map(([o, p]) => `${o}${p})`) },
+  ),
+  piece: fc.tuple(tie('atom'), quantifier).map(([a, q]) => a + q),
+  pattern: fc.array(tie('piece'), { maxLength: 4, depthSize: 'small' }).map((ps) => ps.join('')),
+}));
+const fullPattern = fc.tuple(flagsPrefix, pattern, fc.array(pattern, { maxLength: 1 })).map(([f, p, alts]) => [f + p, ...alts].join('|'));
+const nameChar = fc.constantFrom(...'abcAB_/01:.- \n\r\t\x1c\u2028\\x{}]'.split(''));
+const randomName = fc.array(nameChar, { maxLength: 10 }).map((cs) => cs.join(''));
+
+/** THAW_PROPERTY_SEED explores other samples; the default keeps CI reproducible. */
+const PROPERTY_SEED = Number(process.env.THAW_PROPERTY_SEED ?? 4242);
+const properties = {
+  patterns: fc.sample(fullPattern, { seed: PROPERTY_SEED, numRuns: 1500 }),
+  names: [...NAMES, ...fc.sample(randomName, { seed: PROPERTY_SEED + 1, numRuns: 60 }), '', 'a\n', '\na', 'ab\n'],
+};
+
+let python: Oracle[];
+let workDir: string;
+
+before(async () => {
+  workDir = await mkdtemp(path.join(tmpdir(), 'thaw-pattern-'));
+  const request = path.join(workDir, 'request.json');
+  await writeFile(request, JSON.stringify({ patterns: [...SEED, ...properties.patterns], names: properties.names }));
+  python = JSON.parse(await runPython('sel_re_oracle.py', [request])) as Oracle[];
+});
+
+after(async () => {
+  await rm(workDir, { recursive: true, force: true });
+});
+
+function matched(p: string, names: readonly string[]): string[] {
+  return compilePattern(p).filter(names);
+}
+
+function refusal(p: string): PatternError {
+  try {
+    compilePattern(p, { file: 'pipeline.yaml', field: 'stages[1].vars_to_freeze[0]' });
+  } catch (err) {
+    assert.ok(err instanceof PatternError, `expected a PatternError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail(`pattern ${p} was accepted`);
+}
+
+describe('the seed examples, verbatim', () => {
+  it('^.*(conv_1|conv_2).*$ selects conv_1 and conv_2 (and their slots)', () => {
+    assert.deepEqual(matched(SEED[0], NAMES), [
+      'DenseVNet/conv_1/w', 'DenseVNet/conv_1/bn_/moving_mean', 'DenseVNet/conv_2/w', 'DenseVNet/conv_2/w/Adam', 'DenseVNet/conv_2/w/Adam_1',
+    ]);
+  });
+
+  it('^((?!DenseVNet\\/(skip_conv|fin_conv)).)*$ selects everything but skip_conv and fin_conv', () => {
+    assert.deepEqual(matched(SEED[1], NAMES), NAMES.filter((n) => !n.includes('skip_conv') && !n.includes('fin_conv')));
+  });
+
+  it('^((?!(Adam)).)*$ selects everything but the Adam slots', () => {
+    assert.deepEqual(matched(SEED[2], NAMES), NAMES.filter((n) => !n.includes('Adam')));
+  });
+
+  it('Python agrees on all three', () => {
+    SEED.forEach((p, i) => {
+      assert.equal(python[i].error, null);
+      assert.deepEqual(matched(p, properties.names), properties.names.filter((_, j) => python[i].matches[j]), p);
+    });
+  });
+});
+
+describe('translation of what differs from JavaScript', () => {
+  const cases: [string, string, boolean][] = [
+    ['^a$', 'a\n', true], // Python's $ also matches before a final newline
+    ['^a\\Z', 'a\n', false],
+    ['\\Aa', 'ba', false],
+    ['^a.c$', 'a\rc', true], // Python's . matches \r, JavaScript's does not
+    ['(?s)^a.c$', 'a\nc', true],
+    ['^a.c$', 'a\nc', false],
+    ['(?m)^c', 'ab\rc', false], // Python's multiline ^ starts only after \n
+    ['(?m)^c', 'ab\nc', true],
+    ['\\s', '\x1c', true], // Python's \s includes the information separators
+    ['\\s', '\ufeff', false],
+    ['[]a]', ']', true],
+    ['a{,2}b', 'aab', true], // {,n} is a repeat in Python, a literal in JavaScript
+    ['^a{,2}b$', 'a{,2}b', false],
+    ['a{x}', 'a{x}', true],
+    ['\\a', '\x07', true],
+    ['(?P<layer>conv_\\d)/(?P=layer)', 'conv_1/conv_1', true],
+    ['(?P<layer>conv_\\d)/(?P=layer)', 'conv_1/conv_2', false],
+    ['(?i)densevnet/CONV', 'DenseVNet/conv_1/w', true],
+    ['(?x) conv _1  # a comment', 'DenseVNet/conv_1/w', true],
+    ['(?s:.)x', '\nx', true],
+    ['(a)(?:\\1)0', 'aa0', true], // a backreference followed by a digit stays a backreference
+  ];
+  for (const [p, name, expected] of cases) {
+    it(`${JSON.stringify(p)} ${expected ? 'matches' : 'does not match'} ${JSON.stringify(name)}`, () => {
+      assert.equal(compilePattern(p).test(name), expected);
+    });
+  }
+});
+
+describe('refusals name the position, the reason and the fix', () => {
+  it('the whole message, once', () => {
+    assert.equal(
+      refusal('^(?P<layer>conv_1').message,
+      'pipeline.yaml: stages[1].vars_to_freeze[0]: bad regular expression: missing ), unterminated subpattern (position 1)\n' +
+        '  ^(?P<layer>conv_1\n' +
+        '   ^\n' +
+        '  Fix: close the group with ")" (write "\\(" for a literal "(").',
+    );
+  });
+
+  const cases: [string, string, number][] = [
+    ['conv_[12', 'unterminated character set', 5],
+    ['*conv', 'nothing to repeat', 0],
+    ['^*', 'nothing to repeat', 1],
+    ['a**', 'multiple repeat', 2],
+    ['\\q', 'bad escape \\q', 0],
+    ['(?i:conv)', 'case-insensitivity cannot be limited to a group', 0],
+    ['a(?i)', 'global flags not at the start of the expression', 1],
+    ['(?<=a+)b', 'look-behind requires fixed-width pattern', 0],
+    ['(?P<x>a)(?P<x>b)', "redefinition of group name 'x' as group 2; was group 1", 12],
+    ['(?P=x)', "unknown group name 'x'", 4],
+    ['(a)?\\1', 'backreference to group 1, which may not have matched (it is optional, in an alternative or in a look-around)', 4],
+    ['(a)|\\1', 'backreference to group 1, which may not have matched (it is optional, in an alternative or in a look-around)', 4],
+    ['(?>a)', 'atomic groups (?>...) are not supported', 0],
+    ['a++', 'possessive quantifiers are not supported', 2],
+    ['\\N{EM DASH}', 'named character escapes (\\N{...}) are not supported', 0],
+    ['\\U0001F600', 'characters outside the Basic Multilingual Plane are not supported', 0],
+    ['(?(1)a|b)', 'conditional groups (?(...)...) are not supported', 0],
+    ['[z-a]', 'bad character range z-a', 1],
+    ['a)', 'unbalanced parenthesis', 1],
+    ['(?=a)*', 'a look-around cannot be repeated', 5],
+    ['a{70000}', 'repeat count above 65535', 1],
+  ];
+  for (const [p, reason, position] of cases) {
+    it(`${JSON.stringify(p)}: ${reason}`, () => {
+      const err = refusal(p);
+      assert.equal(err.reason, reason);
+      assert.equal(err.position, position);
+      assert.equal(err.type, 'PatternError');
+      assert.equal(err.details.field, 'stages[1].vars_to_freeze[0]');
+      assert.ok(err.details.fix && err.message.includes(`Fix: ${err.details.fix}.`));
+    });
+  }
+
+  it('a huge pattern is refused before any parsing', () => {
+    const err = refusal(`^(${'a|'.repeat(600)}b)$`);
+    assert.equal(err.reason, 'the pattern is 1205 characters long, more than 1000');
+  });
+});
+
+describe('hostile patterns cannot hang a worker', () => {
+  it('catastrophic backtracking ends in a PatternError naming the nested repeat', () => {
+    const p = compilePattern('^(a+)+$', { field: 'vars_to_restore[0]' });
+    assert.equal(p.test('aaaa'), true);
+    assert.throws(() => p.filter(['DenseVNet/conv_1/w', `${'a'.repeat(40)}!`]), (err: unknown) => {
+      assert.ok(err instanceof PatternError);
+      assert.equal(err.position, 3);
+      assert.equal(
+        err.reason,
+        `matching 2 name(s) took longer than 1000 ms (longest name: "${'a'.repeat(40)}!"); a repeat nested in another repeat backtracks catastrophically`,
+      );
+      return true;
+    });
+  });
+});
+
+describe('property: on patterns both dialects accept, thaw matches exactly what Python re.search matches', () => {
+  it(`${properties.patterns.length} generated patterns × ${properties.names.length} names (fast-check seed ${PROPERTY_SEED})`, () => {
+    let compared = 0;
+    properties.patterns.forEach((p, k) => {
+      const py = python[SEED.length + k];
+      let compiled;
+      try {
+        compiled = compilePattern(p);
+      } catch (err) {
+        if (!(err instanceof PatternError)) throw err;
+        return; // refusing what Python accepts is allowed (and each refusal has a reason)
+      }
+      assert.equal(py.error, null, `thaw accepted ${JSON.stringify(p)}, which Python refuses: ${py.error}`);
+      const mine = properties.names.map((n) => compiled.test(n));
+      properties.names.forEach((n, j) => {
+        assert.equal(mine[j], py.matches[j], `pattern ${JSON.stringify(p)} (JS /${compiled.regex.source}/${compiled.regex.flags}) on ${JSON.stringify(n)}`);
+      });
+      compared++;
+    });
+    // The generator must exercise the translation, not only refusals.
+    assert.ok(compared > properties.patterns.length / 4, `only ${compared} patterns compared`);
+  });
+});
