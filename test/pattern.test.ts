@@ -60,7 +60,7 @@ const { pattern } = fc.letrec<{ pattern: string; piece: string; atom: string }>(
     { weight: 2, depthSize: 'small', arbitrary: fc.tuple(groupOpen, tie('pattern')).map(([o, p]) => `${o}${p})`) },
   ),
   piece: fc.tuple(tie('atom'), quantifier).map(([a, q]) => a + q),
-  pattern: fc.array(tie('piece'), { maxLength: 4, depthSize: 'small' }).map((ps) => ps.join('')),
+  pattern: fc.array(tie('piece'), { maxLength: 4 }).map((ps) => ps.join('')),
 }));
 const fullPattern = fc.tuple(flagsPrefix, pattern, fc.array(pattern, { maxLength: 1 })).map(([f, p, alts]) => [f + p, ...alts].join('|'));
 const nameChar = fc.constantFrom(...'abcAB_/01:.- \n\r\t\x1c\u2028\\x{}]'.split(''));

@@ -6,12 +6,14 @@
 import { isUserError } from '../errors';
 import type { Command } from './command';
 import { UsageError } from './command';
+import { checkCommand } from './commands/check';
 import { diffCommand } from './commands/diff';
 import { serverCommand } from './commands/server';
 import { varsCommand } from './commands/vars';
 
 // One line per command; keep alphabetical.
 const COMMANDS: Command[] = [
+  checkCommand,
   diffCommand,
   serverCommand,
   varsCommand,
