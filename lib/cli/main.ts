@@ -6,17 +6,29 @@
 import { isUserError } from '../errors';
 import type { Command } from './command';
 import { UsageError } from './command';
+import { cancelCommand } from './commands/cancel';
 import { checkCommand } from './commands/check';
 import { diffCommand } from './commands/diff';
+import { listCommand } from './commands/list';
+import { runCommand } from './commands/run';
 import { serverCommand } from './commands/server';
+import { statusCommand } from './commands/status';
 import { varsCommand } from './commands/vars';
+import { waitCommand } from './commands/wait';
+import { workerCommand } from './commands/worker';
 
 // One line per command; keep alphabetical.
 const COMMANDS: Command[] = [
+  cancelCommand,
   checkCommand,
   diffCommand,
+  listCommand,
+  runCommand,
   serverCommand,
+  statusCommand,
   varsCommand,
+  waitCommand,
+  workerCommand,
 ];
 
 function usage(): string {

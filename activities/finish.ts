@@ -1,0 +1,34 @@
+/**
+ * finishPipeline (cpu task queue): the loss curve across all stages, with stage boundaries, as model_dir/loss.svg.
+ * Branch stages log in their own folders (model_dir/branches/<stage>/logs), so the series are gathered from every
+ * checkpoint folder of the plan.
+ */
+import path from 'node:path';
+import { writeFileAtomic } from '../lib/checkpoint/atomic-files';
+import { lossCurveFile, readLossLog, renderLossCurveSvg, writeLossCurve, type LossSeries } from '../lib/metrics';
+import { translatingUserErrors } from './failures';
+
+export interface FinishRequest {
+  modelDir: string;
+  /** Stages in plan order, with the folder each one logs in. */
+  stages: Array<{ name: string; checkpointDir: string }>;
+}
+
+/** Returns the path of the picture. */
+export async function finishPipeline(request: FinishRequest): Promise<string> {
+  return translatingUserErrors(async () => {
+    const order = request.stages.map((s) => s.name);
+    const folders = [...new Set(request.stages.map((s) => s.checkpointDir))];
+    if (folders.length === 1 && folders[0] === request.modelDir) return writeLossCurve(request.modelDir, order);
+    const series: LossSeries[] = [];
+    for (const folder of folders) {
+      const here = new Set(request.stages.filter((s) => s.checkpointDir === folder).map((s) => s.name));
+      series.push(...readLossLog(folder).filter((s) => here.has(s.stage)));
+    }
+    series.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
+    const svg = renderLossCurveSvg(series, { title: `loss — ${path.basename(request.modelDir)}` });
+    const file = lossCurveFile(request.modelDir);
+    await writeFileAtomic(file, Buffer.from(svg));
+    return file;
+  });
+}

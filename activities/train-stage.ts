@@ -1,0 +1,106 @@
+/**
+ * trainStage (gpu task queue): runs one stage with the training engine. Heartbeats carry the latest progress and
+ * checkpoint; a `progress` signal (through the worker's client) tells the workflow, which cannot read heartbeats, every
+ * few seconds. On cancellation (pause, cancel, a heartbeat timeout) or worker shutdown (SIGTERM, preemption) the engine
+ * is aborted, writes a checkpoint at the current iteration, and the attempt ends as cancelled; the next attempt
+ * (on any worker) resumes from the stage's newest valid checkpoint.
+ */
+import { CancelledFailure, Context } from '@temporalio/activity';
+import { runStage } from '../lib/training';
+import type { StageProgress, StageResult, StageRunRequest } from '../lib/training/types';
+import { progressSignal } from '../workflows/definitions';
+import type { ProgressReport } from '../workflows/types';
+import { translatingUserErrors } from './failures';
+
+export type TrainStageRequest = StageRunRequest;
+
+export interface TrainStageOptions {
+  /** Minimum time between two progress signals to the workflow. Default 3 s. */
+  progressIntervalMs?: number;
+  /** Where the trainer's log lines go (default: stderr). `thaw run` prints them above its progress bars. */
+  onTrainingLog?: (line: string) => void;
+}
+
+export function makeTrainStage(options: TrainStageOptions = {}) {
+  const interval = options.progressIntervalMs ?? 3000;
+
+  return async function trainStage(request: TrainStageRequest): Promise<StageResult> {
+    const ctx = Context.current();
+    const reporter = new ProgressReporter(ctx, interval);
+    // Heartbeat on a timer too: a long step or a checkpoint write must not look like a dead worker.
+    const beat = setInterval(() => ctx.heartbeat(reporter.latest), Math.max(250, heartbeatEveryMs(ctx)));
+    try {
+      const result = await translatingUserErrors(() =>
+        runStage(request, { onProgress: (p) => reporter.report(p), onLog: options.onTrainingLog, signal: ctx.cancellationSignal }),
+      );
+      if (result.stopped) {
+        await reporter.flush(finalProgress(result));
+        const why = ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason.message : 'cancelled';
+        throw new CancelledFailure(`stage ${result.stage} stopped at iteration ${result.reachedIteration} (${why}); checkpoint ${result.checkpoint}`);
+      }
+      await reporter.flush(finalProgress(result));
+      return result;
+    } finally {
+      clearInterval(beat);
+    }
+  };
+}
+
+function finalProgress(result: StageResult): StageProgress {
+  return { stage: result.stage, iteration: result.reachedIteration, loss: result.finalLoss ?? Number.NaN, itPerSec: 0, checkpoint: result.checkpoint };
+}
+
+function heartbeatEveryMs(ctx: Context): number {
+  const timeout = ctx.info.heartbeatTimeoutMs ?? 30_000;
+  return Math.min(5_000, timeout / 3);
+}
+
+/** Heartbeats every progress event (the SDK throttles them) and signals the workflow at most every `intervalMs`. */
+class ProgressReporter {
+  latest: StageProgress | undefined;
+  private lastSent = 0;
+  private sending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly intervalMs: number,
+  ) {}
+
+  report(p: StageProgress): void {
+    const latest = p.checkpoint || !this.latest ? p : { ...p, checkpoint: this.latest.checkpoint };
+    this.latest = latest;
+    this.ctx.heartbeat(latest);
+    const now = Date.now();
+    if (now - this.lastSent >= this.intervalMs || p.checkpoint) {
+      this.lastSent = now;
+      this.send(latest);
+    }
+  }
+
+  /** Sends a last report and waits for every report to be delivered (or given up on). */
+  async flush(p: StageProgress): Promise<void> {
+    this.latest = p;
+    this.send(p);
+    await this.sending;
+  }
+
+  private send(p: StageProgress): void {
+    const report: ProgressReport = {
+      stage: p.stage,
+      iteration: p.iteration,
+      loss: p.loss,
+      itPerSec: p.itPerSec,
+      checkpoint: p.checkpoint,
+      attempt: this.ctx.info.attempt,
+    };
+    const workflowId = this.ctx.info.workflowExecution?.workflowId;
+    if (!workflowId) return;
+    // Progress is advisory: a lost signal must never fail the training.
+    this.sending = this.sending.then(() =>
+      this.ctx.client.workflow
+        .getHandle(workflowId)
+        .signal(progressSignal, report)
+        .catch((err: Error) => this.ctx.log.warn('progress signal not delivered', { error: err.message })),
+    );
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * What travels between the client, the runPipeline workflow and its activities: plain JSON only (paths, names,
+ * metrics), never tensors.
+ */
+import type { Plan } from '../lib/pipeline/plan';
+import type { PlanCheck } from '../activities/preflight';
+
+export type StageState = 'pending' | 'running' | 'paused' | 'done' | 'failed' | 'skipped' | 'cancelled';
+export type PipelineState = 'preflight' | 'running' | 'paused' | 'finishing' | 'completed' | 'failed' | 'refused' | 'cancelled';
+
+export interface PipelineOptions {
+  /** Task queue of preflight and the loss curve (cheap CPU work). Default `thaw-cpu`. */
+  cpuTaskQueue?: string;
+  /** Task queue of training. Default `thaw-gpu`. */
+  gpuTaskQueue?: string;
+  /** A worker that stops heartbeating for this long is presumed dead and its stage retried elsewhere. Default 30. */
+  heartbeatTimeoutSeconds?: number;
+  /** Upper bound of one training attempt (there is no short start-to-close). Default 7 days. */
+  stageTimeoutHours?: number;
+  /** Continue as new once the history has this many events, besides when Temporal suggests it (tests use small values). */
+  continueAsNewAfterEvents?: number;
+}
+
+/** Progress of a running stage, sent by the trainStage activity as the `progress` signal every few seconds. */
+export interface ProgressReport {
+  stage: string;
+  iteration: number;
+  loss: number;
+  itPerSec: number;
+  /** Latest checkpoint prefix written by this stage, when there is one. */
+  checkpoint?: string;
+  /** Activity attempt that sent it (reports of an older attempt are ignored). */
+  attempt: number;
+}
+
+/** What one finished stage did. */
+export interface StageSummary {
+  stage: string;
+  startIteration: number;
+  endIteration: number;
+  iterations: number;
+  finalLoss: number | null;
+  checkpoint: string;
+  backend: string;
+  /** Time spent training, as the training engine measured it. */
+  trainSeconds: number;
+  /** From the stage's first start to its end, as the workflow saw it (includes restarts and orchestration). */
+  wallSeconds: number;
+  attempts: number;
+  /** Iteration the last attempt resumed from, when it did not start at startIteration. */
+  resumedFrom: number | null;
+}
+
+export interface StageStatus {
+  name: string;
+  after: string | null;
+  state: StageState;
+  /** Iterations the stage trains (its plan). */
+  iterations: number;
+  checkpointDir: string;
+  startIteration: number | null;
+  endIteration: number | null;
+  iteration: number | null;
+  loss: number | null;
+  itPerSec: number | null;
+  etaSeconds: number | null;
+  checkpoint: string | null;
+  attempts: number;
+  summary: StageSummary | null;
+  error: string | null;
+}
+
+export interface PipelineStatus {
+  name: string;
+  modelDir: string;
+  hash: string;
+  state: PipelineState;
+  stages: StageStatus[];
+  /** Rough time to the end: remaining iterations on the longest remaining path at the latest measured speed. */
+  etaSeconds: number | null;
+  /** Preflight warnings and refusal reasons, as text. */
+  warnings: string[];
+  errors: string[];
+  /** Accepted changes of not-yet-started stages (lr, vars_to_freeze). */
+  edits: StageEdit[];
+  /** How many times the workflow continued as new. */
+  continuedAsNew: number;
+  lossCurve: string | null;
+}
+
+/** A change to a stage that has not started yet; validated by the same preflight before it takes effect. */
+export interface StageEdit {
+  stage: string;
+  lr?: number;
+  /** A regex, a list of regexes, [] for nothing, or null for the default. */
+  vars_to_freeze?: string | string[] | null;
+}
+
+export interface PipelineResult {
+  name: string;
+  modelDir: string;
+  stages: StageSummary[];
+  lossCurve: string | null;
+}
+
+/** State carried over continue-as-new. */
+export interface CarriedState {
+  stages: Record<string, CarriedStage>;
+  report: PlanCheck;
+  edits: StageEdit[];
+  paused: boolean;
+  continuedAsNew: number;
+}
+
+export interface CarriedStage {
+  state: StageState;
+  attempts: number;
+  firstStartedAt: number | null;
+  summary: StageSummary | null;
+  error: string | null;
+  last: ProgressReport | null;
+}
+
+export interface PipelineInput {
+  plan: Plan;
+  options?: PipelineOptions;
+  carried?: CarriedState;
+}
