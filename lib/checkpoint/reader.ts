@@ -23,6 +23,9 @@ interface Entry extends DecodedEntry {
 }
 
 const latin1 = (key: Uint8Array) => Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1');
+/** A variable name from a latin1 table key: UTF-8 decoded (ASCII names, the usual case, as they are). */
+// eslint-disable-next-line no-control-regex
+const nameOf = (key: string) => (/^[\x00-\x7f]*$/.test(key) ? key : Buffer.from(key, 'latin1').toString('utf8'));
 
 /** Reads exactly `size` bytes at `position` into a fresh buffer (own ArrayBuffer, so typed arrays are aligned). */
 async function readExactly(fh: FileHandle, position: number, size: number): Promise<Uint8Array | null> {
@@ -60,7 +63,7 @@ export class CheckpointReader {
     }
     const table = readTable(bytes, file);
     const bad = (what: string) => new CheckpointError(`${file} is not a valid checkpoint index: ${what}`, { file });
-    if (table.length === 0 || table[0].key.length !== 0) throw bad('the bundle header entry (empty key) is missing');
+    if (table.length === 0 || table[0].key !== '') throw bad('the bundle header entry (empty key) is missing');
     let header: ReturnType<typeof decodeHeader>;
     try {
       header = decodeHeader(table[0].value);
@@ -76,16 +79,17 @@ export class CheckpointReader {
     const entries: Entry[] = [];
     const byName = new Map<string, Entry>();
     const pieces = new Map<string, DecodedEntry>();
-    for (const { key, value } of table.slice(1)) {
+    for (let i = 1; i < table.length; i++) {
+      const { key, value } = table[i];
       let decoded: DecodedEntry;
-      const name = Buffer.from(key).toString('utf8');
+      const name = nameOf(key);
       try {
         decoded = decodeEntry(value);
       } catch {
         throw bad(`the entry of "${name}" is not a BundleEntryProto`);
       }
-      if (key[0] === 0) {
-        pieces.set(latin1(key), decoded);
+      if (key.charCodeAt(0) === 0) {
+        pieces.set(key, decoded);
         continue;
       }
       const type = dtypeFromEnum(decoded.dtype);

@@ -23,6 +23,12 @@ export interface TableEntry {
   value: Uint8Array;
 }
 
+/** An entry as read: the key as a latin1 string (one char per byte, so `<` is byte order; cheap to build and hash). */
+export interface ReadEntry {
+  key: string;
+  value: Uint8Array;
+}
+
 export interface BlockHandle {
   offset: number;
   size: number;
@@ -32,7 +38,7 @@ export interface BlockHandle {
 // Reading
 
 /** Reads every entry of a table held in memory, in key order, verifying every block. `file` names it in errors. */
-export function readTable(bytes: Uint8Array, file: string): TableEntry[] {
+export function readTable(bytes: Uint8Array, file: string): ReadEntry[] {
   const fail = (what: string) => new CheckpointError(`${file} is not a valid checkpoint index: ${what}`, { file });
   if (bytes.length < FOOTER_SIZE) {
     throw fail(`it has ${bytes.length} bytes, fewer than the 48-byte table footer (truncated or not a checkpoint)`);
@@ -52,19 +58,19 @@ export function readTable(bytes: Uint8Array, file: string): TableEntry[] {
   }
   const limit = bytes.length - FOOTER_SIZE;
   const indexBlock = readBlock(bytes, indexHandle, limit, 'index block', fail);
-  const entries: TableEntry[] = [];
+  const entries: ReadEntry[] = [];
   for (const { key, value } of parseBlock(indexBlock, 'index block', fail)) {
     let handle: BlockHandle;
     try {
       handle = decodeHandle(protobuf.Reader.create(value));
     } catch {
-      throw fail(`index entry ${JSON.stringify(Buffer.from(key).toString('latin1'))} is not a block handle`);
+      throw fail(`index entry ${JSON.stringify(key)} is not a block handle`);
     }
     const block = readBlock(bytes, handle, limit, `data block at offset ${handle.offset}`, fail);
     for (const entry of parseBlock(block, `data block at offset ${handle.offset}`, fail)) entries.push(entry);
   }
   for (let i = 1; i < entries.length; i++) {
-    if (Buffer.compare(entries[i - 1].key, entries[i].key) >= 0) throw fail('keys are not in increasing order');
+    if (entries[i - 1].key >= entries[i].key) throw fail('keys are not in increasing order');
   }
   return entries;
 }
@@ -97,17 +103,17 @@ function readBlock(
 }
 
 /** Decodes the entries of one block, rebuilding prefix-compressed keys and checking the restart array. */
-export function parseBlock(block: Uint8Array, what: string, fail: (what: string) => CheckpointError): TableEntry[] {
+export function parseBlock(block: Uint8Array, what: string, fail: (what: string) => CheckpointError): ReadEntry[] {
   if (block.length < 4) throw fail(`${what} is too short`);
-  const view = new DataView(block.buffer, block.byteOffset, block.length);
-  const numRestarts = view.getUint32(block.length - 4, true);
+  const buf = Buffer.from(block.buffer, block.byteOffset, block.length);
+  const numRestarts = buf.readUInt32LE(block.length - 4);
   if (numRestarts === 0 || numRestarts > (block.length - 4) / 4) throw fail(`${what} has a bad restart array`);
   const restartStart = block.length - 4 * (numRestarts + 1);
-  const restarts = new Set<number>();
-  for (let i = 0; i < numRestarts; i++) restarts.add(view.getUint32(restartStart + 4 * i, true));
-  const reader = protobuf.Reader.create(block.subarray(0, restartStart));
-  const entries: TableEntry[] = [];
-  let prev: Uint8Array = new Uint8Array(0);
+  const reader = protobuf.Reader.create(buf.subarray(0, restartStart));
+  const entries: ReadEntry[] = [];
+  let prev = '';
+  let nextRestart = 0;
+  let restartAt = buf.readUInt32LE(restartStart);
   try {
     while (reader.pos < restartStart) {
       const at = reader.pos;
@@ -116,11 +122,12 @@ export function parseBlock(block: Uint8Array, what: string, fail: (what: string)
       const valueLength = reader.uint32();
       const keyEnd = reader.pos + nonShared;
       if (shared > prev.length || keyEnd + valueLength > restartStart) throw new RangeError('entry out of bounds');
-      if (restarts.has(at) && shared !== 0) throw fail(`${what} has a restart point inside a shared key`);
-      const key = new Uint8Array(shared + nonShared);
-      key.set(prev.subarray(0, shared));
-      key.set(block.subarray(reader.pos, keyEnd), shared);
-      entries.push({ key, value: block.subarray(keyEnd, keyEnd + valueLength) });
+      if (at === restartAt) {
+        if (shared !== 0) throw fail(`${what} has a restart point inside a shared key`);
+        restartAt = ++nextRestart < numRestarts ? buf.readUInt32LE(restartStart + 4 * nextRestart) : -1;
+      }
+      const key = (shared === 0 ? '' : prev.slice(0, shared)) + buf.toString('latin1', reader.pos, keyEnd);
+      entries.push({ key, value: buf.subarray(keyEnd, keyEnd + valueLength) });
       reader.pos = keyEnd + valueLength;
       prev = key;
     }
