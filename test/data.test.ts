@@ -109,7 +109,7 @@ describe('synthetic tasks', () => {
       const [a, b, c] = ['A', 'B', 'C'].map((t) => stats(t, dims));
       assert.ok(a.contrast > 0.9, `A contrast ${a.contrast}`);
       assert.ok(c.contrast < a.contrast - 0.3, `C (${c.contrast}) fainter than A (${a.contrast})`);
-      // B's boxes are bright but unlabelled; in A only noise is.
+      // B's bars are bright but unlabelled; in A only noise is.
       assert.ok(b.brightUnlabelled > a.brightUnlabelled + 0.1, `bright unlabelled voxels: B ${b.brightUnlabelled}, A ${a.brightUnlabelled}`);
       assert.ok(b.fgFraction < a.fgFraction, `B labels less (${b.fgFraction}) than A (${a.fgFraction})`);
     }

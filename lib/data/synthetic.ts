@@ -1,15 +1,17 @@
 /**
  * Synthetic segmentation tasks, 2-D (spatial_size [H, W]) or 3-D ([D, H, W]), one channel, two classes
  * (0 = background, 1 = foreground). Every image: a smooth background (random offset and linear bias field), 1–4
- * non-overlapping objects, each either ROUND (disc / sphere) or BOXY (square / cube, same area/volume as a round
- * one of the same radius, so only shape tells them apart), brighter than the background by a random contrast,
- * plus Gaussian noise of a random level.
+ * separate objects, each either ROUND (disc / sphere) or a BAR (axis-aligned rectangle / cuboid, 4:1 in 2-D, with
+ * the area / volume of a round object of the same radius, so shape rather than size tells them apart), brighter
+ * than the background by a random contrast, plus Gaussian noise of a random level.
  *
  * Tasks (all share the image statistics above, so features learned on one help on the others):
- * - `A` — "bright blobs": segment every object (round and boxy). High contrast. The pretraining task.
- * - `B` — "round among boxes": segment only the round objects; boxy ones are distractors. Same contrast as A. A
- *         network pretrained on A already finds every object and only has to learn to drop the boxes, so fine-tuning
- *         A → B beats training B from scratch for the same (small) number of iterations.
+ * - `A` — "bright blobs": segment every object (round and bars). High contrast. The pretraining task.
+ * - `B` — "round among bars": segment only the round objects; bars are distractors. Same contrast as A. A network
+ *         pretrained on A already finds every object and only has to learn to drop the bars, so fine-tuning A → B
+ *         beats training B from scratch for the same small number of iterations. Measured with a 5-layer
+ *         encoder-decoder (tfjs-node, 48×48, batch 8, Adam 3e-3): B from scratch, 60 iterations: Dice 0.00; A for
+ *         300 then B for 60: Dice 0.75; B from scratch for 360: Dice 0.87 (so B is learnable, not just A's answer).
  * - `C` — "faint blobs": task A at low contrast and higher noise (a domain shift of the same structure).
  *
  * Sample j of iteration i is a pure function of (seed, i, j, task, spatial_size): independent of batch size and of
@@ -20,7 +22,7 @@ import type { SyntheticDataConfig } from '../pipeline/plan';
 import { Purpose, sampleStream, type Stream } from './random';
 import type { Batch, DataSource } from './source';
 
-type ShapeKind = 'round' | 'boxy';
+type ShapeKind = 'round' | 'bar';
 
 interface TaskSpec {
   description: string;
@@ -32,29 +34,39 @@ interface TaskSpec {
 }
 
 export const SYNTHETIC_TASKS: Record<string, TaskSpec> = {
-  A: { description: 'bright blobs: segment every object', foreground: ['round', 'boxy'], contrast: [0.8, 1.6], noise: 0.35 },
-  B: { description: 'round among boxes: segment round objects only', foreground: ['round'], contrast: [0.8, 1.6], noise: 0.35 },
-  C: { description: 'faint blobs: every object, low contrast', foreground: ['round', 'boxy'], contrast: [0.4, 0.9], noise: 0.45 },
+  A: { description: 'bright blobs: segment every object', foreground: ['round', 'bar'], contrast: [0.8, 1.6], noise: 0.35 },
+  B: { description: 'round among bars: segment round objects only', foreground: ['round'], contrast: [0.8, 1.6], noise: 0.35 },
+  C: { description: 'faint blobs: every object, low contrast', foreground: ['round', 'bar'], contrast: [0.4, 0.9], noise: 0.45 },
 };
 
 const MAX_OBJECTS = 4;
 const PLACEMENT_TRIES = 20;
 /** Object radius as a fraction of the smallest spatial side (larger in 3-D, where balls fill less of the volume). */
 const RADIUS_RANGE: Record<number, [number, number]> = { 2: [0.07, 0.16], 3: [0.12, 0.22] };
-/** Centres are at least this many radii apart (a 3-D box corner reaches 1.4 radii), so objects never touch. */
-const SEPARATION = 1.5;
 
 interface SceneObject {
   round: boolean;
   center: number[];
   radius: number;
+  /** Half sizes per axis (for round objects all equal the radius). */
+  halves: number[];
+  /** The largest distance from the centre to the object's edge. */
+  extent: number;
   intensity: number;
   foreground: boolean;
 }
 
-/** Half side of a box with the same area (2-D) or volume (3-D) as a ball of radius r. */
-function boxHalfSide(radius: number, dims: number): number {
-  return dims === 2 ? (radius * Math.sqrt(Math.PI)) / 2 : (radius * Math.cbrt((4 / 3) * Math.PI)) / 2;
+/** Boxes are elongated bars: their long side is ELONGATION² times the short ones (in 2-D). */
+const ELONGATION = 2;
+
+/**
+ * Half sizes of a bar with the same area (2-D) or volume (3-D) as a ball of radius r, long along `axis`, so that
+ * only shape (not size) tells bars from round objects.
+ */
+function barHalfSides(radius: number, dims: number, axis: number): number[] {
+  const cubeHalf = dims === 2 ? (radius * Math.sqrt(Math.PI)) / 2 : (radius * Math.cbrt((4 / 3) * Math.PI)) / 2;
+  const short = cubeHalf / ELONGATION ** (1 / (dims - 1));
+  return Array.from({ length: dims }, (_, d) => (d === axis ? cubeHalf * ELONGATION : short));
 }
 
 function placeObjects(rng: Stream, size: number[], task: TaskSpec): SceneObject[] {
@@ -64,14 +76,17 @@ function placeObjects(rng: Stream, size: number[], task: TaskSpec): SceneObject[
   const objects: SceneObject[] = [];
   for (let n = 0; n < count; n++) {
     // The first object is always foreground, so every image has something to segment.
-    const kind: ShapeKind = n === 0 ? task.foreground[rng.int(task.foreground.length)] : rng.uniform() < 0.5 ? 'round' : 'boxy';
+    const kind: ShapeKind = n === 0 ? task.foreground[rng.int(task.foreground.length)] : rng.uniform() < 0.5 ? 'round' : 'bar';
     const radius = Math.max(1.5, rng.range(rLo, rHi) * minSide);
     const intensity = rng.range(task.contrast[0], task.contrast[1]);
+    const round = kind === 'round';
+    const halves = round ? size.map(() => radius) : barHalfSides(radius, size.length, rng.int(size.length));
+    const extent = round ? radius : Math.hypot(...halves);
     for (let t = 0; t < PLACEMENT_TRIES; t++) {
-      const center = size.map((s) => rng.range(radius + 1, s - radius - 1));
-      const clear = objects.every((o) => Math.hypot(...center.map((c, d) => c - o.center[d])) > SEPARATION * (o.radius + radius));
+      const center = size.map((s, d) => rng.range(halves[d] + 1, s - halves[d] - 1));
+      const clear = objects.every((o) => Math.hypot(...center.map((c, d) => c - o.center[d])) > o.extent + extent + 1);
       if (clear) {
-        objects.push({ round: kind === 'round', center, radius, intensity, foreground: task.foreground.includes(kind) });
+        objects.push({ round, center, radius, halves, extent, intensity, foreground: task.foreground.includes(kind) });
         break;
       }
     }
@@ -82,9 +97,9 @@ function placeObjects(rng: Stream, size: number[], task: TaskSpec): SceneObject[
 /** Adds one object's intensity inside its bounding box and marks its voxels (2-D scenes are [1, H, W] here). */
 function drawObject(o: SceneObject, size3: number[], dims: number, image: Float32Array, label: Int32Array, offset: number): void {
   const c3 = dims === 2 ? [0.5, ...o.center] : o.center;
-  const reach = o.round ? o.radius : boxHalfSide(o.radius, dims);
-  const lo = c3.map((c, d) => (d < 3 - dims ? 0 : Math.max(0, Math.floor(c - reach))));
-  const hi = c3.map((c, d) => (d < 3 - dims ? 1 : Math.min(size3[d], Math.ceil(c + reach))));
+  const h3 = dims === 2 ? [0.5, ...o.halves] : o.halves;
+  const lo = c3.map((c, d) => (d < 3 - dims ? 0 : Math.max(0, Math.floor(c - h3[d]))));
+  const hi = c3.map((c, d) => (d < 3 - dims ? 1 : Math.min(size3[d], Math.ceil(c + h3[d]))));
   const r2 = o.radius * o.radius;
   for (let z = lo[0]; z < hi[0]; z++) {
     const dz = z + 0.5 - c3[0];
@@ -92,7 +107,7 @@ function drawObject(o: SceneObject, size3: number[], dims: number, image: Float3
       const dy = y + 0.5 - c3[1];
       for (let x = lo[2]; x < hi[2]; x++) {
         const dx = x + 0.5 - c3[2];
-        const inside = o.round ? dz * dz + dy * dy + dx * dx <= r2 : Math.max(Math.abs(dz), Math.abs(dy), Math.abs(dx)) <= reach;
+        const inside = o.round ? dz * dz + dy * dy + dx * dx <= r2 : Math.abs(dz) <= h3[0] && Math.abs(dy) <= h3[1] && Math.abs(dx) <= h3[2];
         if (!inside) continue;
         const v = offset + (z * size3[1] + y) * size3[2] + x;
         image[v] += o.intensity;
