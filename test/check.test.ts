@@ -1,0 +1,179 @@
+/**
+ * `thaw check` end to end: the CLI from source on pipelines whose starting checkpoint thaw itself wrote (toynet from
+ * the network registry, after a stage that trained only the classifier, so only its Adam slots exist).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { saveCheckpoint, type DType, type Tensor } from '../lib/checkpoint';
+import { checkCommand } from '../lib/cli/commands/check';
+import { getNetwork } from '../lib/training/networks';
+import { optimizerVariables } from '../lib/training/optimizers/slot-names';
+import type { PreflightReport } from '../lib/selection/preflight';
+import { REPO_ROOT } from './helpers/python';
+
+const execFileAsync = promisify(execFile);
+const ITERATION = 40;
+const PARAMS = { dims: 2, features: 4, layers: 2 };
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function thaw(...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], { cwd: REPO_ROOT });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The command in this process (for cases that need no separate CLI process), with what it prints. */
+async function inProcess(...args: string[]): Promise<{ code: number; printed: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
+  try {
+    return { code: await checkCommand.run(args), printed: lines.join('\n') };
+  } finally {
+    console.log = log;
+  }
+}
+
+function zeros(dtype: DType, shape: number[]): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return { dtype, shape, data: dtype === 'int64' ? new BigInt64Array(n) : new Float32Array(n) };
+}
+
+const PIPELINE_HEAD = `
+model_dir: ./run
+network: {name: toynet, params: {dims: 2, features: 4, layers: 2}}
+data: {kind: synthetic, task: B, spatial_size: [8, 8]}
+starting_iter: ${ITERATION}
+stages:`;
+
+const PIPELINES: Record<string, string> = {
+  // Unfreeze everything: thaw restores what the checkpoint has and initialises the conv layers' missing Adam slots.
+  runnable: `name: unfreeze${PIPELINE_HEAD}
+  - name: all
+    iterations: 20
+    vars_to_freeze: []
+  - name: more
+    after: all
+    iterations: 10`,
+  // The NiftyNet #335 trap.
+  trap: `name: trap${PIPELINE_HEAD}
+  - name: finetune
+    iterations: 20
+    vars_to_restore: '^((?!(Adam)).)*$'`,
+  schema: `name: broken${PIPELINE_HEAD}
+  - name: finetune
+    iterations: -3`,
+};
+
+let dir: string;
+const results: Record<string, CliResult> = {};
+const file = (name: string) => path.join(dir, `${name}.yaml`);
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'thaw-check-'));
+  const network = getNetwork('toynet').variables(PARAMS);
+  const head = network.filter((v) => v.trainable && v.layer === 'ToyNet/classifier');
+  const tensors = new Map<string, Tensor>();
+  for (const v of [...network, ...optimizerVariables('adam', head)]) tensors.set(v.name, zeros(v.dtype as DType, v.shape));
+  await saveCheckpoint(path.join(dir, 'run'), ITERATION, tensors);
+  for (const [name, text] of Object.entries(PIPELINES)) await writeFile(file(name), text);
+  // The exit codes through the real dispatcher, one CLI process per case, concurrently; the rest in this process.
+  const runs: Record<string, string[]> = {
+    human: ['check', file('runnable')],
+    trap: ['check', file('trap')],
+    usage: ['check', file('runnable'), '--colour'],
+  };
+  await Promise.all(Object.entries(runs).map(async ([key, args]) => (results[key] = await thaw(...args))));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('thaw check', () => {
+  it('a runnable pipeline: exit 0, a per-stage table, the initialised slots reported', () => {
+    const { code, stdout } = results.human;
+    assert.equal(code, 0);
+    assert.equal(
+      stdout,
+      [
+        'stage  after  iterations  restored  initialised  frozen  trained  slots initialised',
+        '-----  -----  ----------  --------  -----------  ------  -------  -----------------',
+        'all    -      40→60             19           12       0        8                 12',
+        'more   all    60→70             31            0       0        8                  0',
+        '',
+        'stage all: 12 optimizer slots initialised to zero because the checkpoint it starts from has none (their variables were frozen there)',
+        '',
+        `${file('runnable')}: runnable (2 stages, 0 warnings)`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('--verbose lists every variable with its fate, shape and dtype', async () => {
+    const { code, printed: stdout } = await inProcess(file('runnable'), '--verbose');
+    assert.equal(code, 0);
+    assert.match(stdout, /stage all \(iterations 40→60, from .*model\.ckpt-40\):/);
+    assert.match(stdout, /ToyNet\/conv_1\/conv_\/w\s+\[3, 3, 1, 4\]\s+float32\s+restored, trained/);
+    assert.match(stdout, /ToyNet\/conv_1\/conv_\/w\/Adam\s+\[3, 3, 1, 4\]\s+float32\s+initialised, optimizer/);
+    assert.match(stdout, /ToyNet\/classifier\/conv_\/w\/Adam\s+\[1, 1, 4, 2\]\s+float32\s+restored, optimizer/);
+    assert.match(stdout, /ToyNet\/conv_1\/bn_\/moving_mean\s+\[4\]\s+float32\s+restored, statistics/);
+    assert.match(stdout, /global_step\s+\[\]\s+int64\s+restored, optimizer/);
+  });
+
+  it('--json gives the same as data', async () => {
+    const { code, printed } = await inProcess(file('runnable'), '--json');
+    assert.equal(code, 0);
+    const report = JSON.parse(printed) as PreflightReport;
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.stages.map((s) => [s.name, s.startIteration, s.endIteration, s.selection.trained.length]), [
+      ['all', 40, 60, 8],
+      ['more', 60, 70, 8],
+    ]);
+    assert.equal(report.stages[0].restoreFrom, path.join(dir, 'run', 'models', 'model.ckpt-40'));
+    assert.equal(report.stages[1].restoreFrom, path.join(dir, 'run', 'models', 'model.ckpt-60'));
+    assert.equal(report.stages[0].variables.length, 31);
+  });
+
+  it('a pipeline that cannot run: exit 1, the error with its fix', () => {
+    const { code, stdout } = results.trap;
+    assert.equal(code, 1);
+    assert.ok(stdout.includes(`error: ${file('trap')}: stage "finetune": stages[0].vars_to_freeze: the stage trains nothing`), stdout);
+    assert.ok(stdout.includes('(the NiftyNet #335 trap)\n  Fix: add vars_to_freeze'), stdout);
+    assert.ok(stdout.endsWith(`${file('trap')}: NOT runnable (1 error, 0 warnings)\n`), stdout);
+  });
+
+  it('schema errors come with line:column, as text and as data', async () => {
+    const text = await inProcess(file('schema'));
+    assert.equal(text.code, 1);
+    assert.equal(
+      text.printed,
+      `error: ${file('schema')}:8:17: stages[0].iterations: must be >= 1 (got -3)\n\n${file('schema')}: NOT runnable (1 error, 0 warnings)`,
+    );
+    const { code, printed } = await inProcess(file('schema'), '--json');
+    assert.equal(code, 1);
+    const report = JSON.parse(printed) as PreflightReport;
+    assert.equal(report.ok, false);
+    assert.deepEqual(report.errors.map((e) => [e.code, e.field]), [['PipelineError', 'stages[0].iterations']]);
+  });
+
+  it('usage errors exit 2', async () => {
+    assert.equal(results.usage.code, 2);
+    assert.match(results.usage.stderr, /Unknown option '--colour'.*\nUsage: thaw check <pipeline.yaml> \[--json\] \[--verbose\]/);
+    await assert.rejects(inProcess(), /expected exactly one pipeline YAML file/);
+  });
+});
