@@ -4,11 +4,11 @@
  * steps), and the loss-curve SVG parsed as XML with one series per stage.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { lossCurveFile, lossLogFile, openMetricsLog, readLossLog, renderLossCurveSvg, writeLossCurve } from '../lib/metrics';
+import { eventDir, lossCurveFile, lossLogFile, openMetricsLog, readLossLog, renderLossCurveSvg, writeLossCurve } from '../lib/metrics';
 import { runPython } from './helpers/python';
 
 interface EventRecord {
@@ -20,7 +20,8 @@ interface EventRecord {
 }
 interface ReadBack {
   events: Record<string, EventRecord[]>;
-  tensorboard: Record<string, Record<string, [number, number][]>>;
+  tensorboard: Record<string, Record<string, [number, number | string][]>>;
+  tensorboard_plugin: Record<string, Record<string, [number, number | string][]>>;
   svg: Record<string, { root: string; series: string[]; dashed_lines: number; polylines: number }>;
 }
 
@@ -48,6 +49,8 @@ before(async () => {
   crashed.flush();
   crashed.close();
   appendFileSync(lossLogFile(modelDir, 'finetune'), '{"stage":"finetune","iterat');
+  const [crashedEvents] = readdirSync(eventDir(modelDir, 'finetune'));
+  appendFileSync(path.join(eventDir(modelDir, 'finetune'), crashedEvents), Buffer.from([40, 0, 0, 0, 0, 0, 0, 0, 1, 2]));
   const resumed = openMetricsLog(modelDir, 'finetune', 14);
   for (let i = 14; i < 20; i++) resumed.log(i, resumedLoss(i), itPerSec(i));
   resumed.close();
@@ -91,9 +94,10 @@ describe('TensorBoard event files', () => {
       assert.match(path.basename(f), /^events\.out\.tfevents\.\d+\.[A-Za-z0-9._-]+$/);
       assert.deepEqual([readBack.events[f][0].what, readBack.events[f][0].file_version], ['file_version', 'brain.Event:2']);
     }
-    const pretrain = readBack.events[files.find((f) => f.includes('pretrain'))!].slice(1);
-    assert.deepEqual(pretrain.map((e) => e.step), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    for (const e of pretrain) {
+    const pretrain = readBack.events[files.find((f) => f.includes('pretrain'))!];
+    assert.deepEqual([pretrain[1].what, pretrain[1].status, pretrain[1].step], ['session_log', 'START', 0]);
+    assert.deepEqual(pretrain.slice(2).map((e) => e.step), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const e of pretrain.slice(2)) {
       assert.equal(e.what, 'summary');
       assert.equal(e.values!.it_per_sec, f32(itPerSec(e.step)));
       if (e.step === 5) assert.equal(e.values!.loss, 'nan');
@@ -101,19 +105,22 @@ describe('TensorBoard event files', () => {
     }
   });
 
-  test('the resumed file opens with SessionLog START at the resume step', () => {
-    const [, second] = Object.keys(readBack.events).filter((f) => f.includes('finetune')).sort();
-    const events = readBack.events[second];
-    assert.deepEqual([events[1].what, events[1].status, events[1].step], ['session_log', 'START', 14]);
-    assert.deepEqual(events.slice(2).map((e) => e.step), [14, 15, 16, 17, 18, 19]);
+  test('a resume rewrites the earlier file without the re-trained steps or the torn record, and starts a new one', () => {
+    const [first, second] = Object.keys(readBack.events).filter((f) => f.includes('finetune')).sort();
+    const steps = (f: string) => readBack.events[f].filter((e) => e.what === 'summary').map((e) => e.step);
+    assert.deepEqual(steps(first), [10, 11, 12, 13]);
+    assert.deepEqual(steps(second), [14, 15, 16, 17, 18, 19]);
+    assert.deepEqual([readBack.events[second][1].what, readBack.events[second][1].status, readBack.events[second][1].step], ['session_log', 'START', 14]);
+    for (const [i, e] of readBack.events[second].slice(2).entries()) assert.equal(e.values!.loss, f32(resumedLoss(14 + i)));
   });
 
-  test('TensorBoard shows each step once, with the resumed run\'s values', () => {
-    const tb = readBack.tensorboard;
-    assert.deepEqual(Object.keys(tb).sort(), ['finetune', 'pretrain']);
-    assert.deepEqual(tb.finetune.loss, expectedFinetune().map(([i, l]) => [i, f32(l)]));
-    assert.deepEqual(tb.finetune.it_per_sec.map(([s]) => s), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
-    assert.equal(tb.pretrain.loss.length, 10);
+  test('TensorBoard (both accumulators) shows each step once, with the resumed run\'s values', () => {
+    for (const tb of [readBack.tensorboard, readBack.tensorboard_plugin]) {
+      assert.deepEqual(Object.keys(tb).sort(), ['finetune', 'pretrain']);
+      assert.deepEqual(tb.finetune.loss, expectedFinetune().map(([i, l]) => [i, f32(l)]));
+      assert.deepEqual(tb.finetune.it_per_sec.map(([s]) => s), [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+      assert.deepEqual(tb.pretrain.loss.map(([s]) => s), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    }
   });
 });
 

@@ -1,15 +1,35 @@
 /**
- * A TensorBoard event file writer for scalar curves: `events.out.tfevents.<unix time>.<host>` in a run folder,
- * file_version first. A resumed stage starts a new file whose first event after file_version is a SessionLog START
- * at the resumed step: TensorBoard then discards the older files' events at or after that step, so curves show no
- * duplicated iterations.
+ * A TensorBoard event file writer for scalar curves: `events.out.tfevents.<unix time>.<host>` in a run folder (one
+ * per stage), file_version first, then a SessionLog START at the step the file starts from, then scalar summaries.
+ *
+ * No duplicated steps after a resume, whatever reads the files: opening a run at step N first rewrites the run's
+ * earlier event files without their events at steps >= N (and without a record torn by a crash). The START event
+ * additionally tells TensorBoard's own restart handling what happened (every file has one, so a resumed file's START
+ * is never the run's first, which TensorBoard ignores).
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AppendFile } from './append-file';
-import { encodeEvent, EVENT_FILE_VERSION, SESSION_START, type EventMessage } from './event-proto';
-import { frameRecord } from './tfrecord';
+import { decodeEvent, encodeEvent, EVENT_FILE_VERSION, SESSION_START, type EventMessage } from './event-proto';
+import { frameRecord, readRecords } from './tfrecord';
+
+const EVENT_FILE = /^events\.out\.tfevents\.(\d+)\./;
+
+/** Rewrites one event file without the events at or after `fromStep` (file_version and START events stay). */
+function dropStepsFrom(file: string, fromStep: number): void {
+  const bytes = readFileSync(file);
+  const records = readRecords(bytes);
+  const kept = records.filter((r) => {
+    const e = decodeEvent(r.data);
+    return e.summary === undefined || (e.step ?? 0) < fromStep;
+  });
+  const keptBytes = kept.reduce((n, r) => n + r.framed.length, 0);
+  if (kept.length === records.length && keptBytes === bytes.length) return;
+  const tmp = path.join(path.dirname(file), `.rewrite-${process.pid}`); // a name TensorBoard never reads
+  writeFileSync(tmp, Buffer.concat(kept.map((r) => r.framed)));
+  renameSync(tmp, file);
+}
 
 const wallTime = () => Date.now() / 1000;
 
@@ -18,14 +38,15 @@ export class EventFileWriter {
 
   constructor(runDir: string, resumeFromStep: number) {
     mkdirSync(runDir, { recursive: true });
+    const earlier = readdirSync(runDir).filter((n) => EVENT_FILE.test(n));
+    for (const name of earlier) dropStepsFrom(path.join(runDir, name), resumeFromStep);
+    // TensorBoard reads a run's files in name order: this file must sort after the earlier ones, even when it starts
+    // within the same second or on a host whose clock is behind.
     const host = os.hostname().replace(/[^A-Za-z0-9._-]/g, '_');
-    // TensorBoard reads a run's files in name order: a resumed stage's file must sort after the earlier ones, even
-    // when it starts within the same second or on a host whose clock is behind.
-    const earlier = readdirSync(runDir).map((n) => /^events\.out\.tfevents\.(\d+)\./.exec(n)).filter((m) => m !== null).map((m) => Number(m[1]));
-    const time = Math.max(Math.floor(Date.now() / 1000), ...earlier.map((t) => t + 1));
+    const time = Math.max(Math.floor(Date.now() / 1000), ...earlier.map((n) => Number(EVENT_FILE.exec(n)![1]) + 1));
     this.out = new AppendFile(path.join(runDir, `events.out.tfevents.${time}.${host}`), 'wx');
     this.write({ wallTime: wallTime(), fileVersion: EVENT_FILE_VERSION });
-    if (resumeFromStep > 0) this.write({ wallTime: wallTime(), step: resumeFromStep, sessionLog: { status: SESSION_START } });
+    this.write({ wallTime: wallTime(), step: resumeFromStep, sessionLog: { status: SESSION_START } });
   }
 
   get file(): string {

@@ -3,8 +3,8 @@
 Usage: metrics_read_back.py MODEL_DIR SVG_FILE...
 - events: every event file under MODEL_DIR/logs/<stage>/, read with tf.data.TFRecordDataset (which checks the
   framing CRCs) and decoded with tf.compat.v1.Event; the record count is cross-checked with summary_iterator.
-- tensorboard: per stage, what TensorBoard's EventAccumulator shows for `loss` and `it_per_sec` (after its purge of
-  steps superseded by a SessionLog START).
+- tensorboard: per stage, what TensorBoard's EventAccumulator shows for `loss` and `it_per_sec`;
+  tensorboard_plugin: the same through the plugin accumulator that `tensorboard --logdir` serves scalars from.
 - svg: per file, whether it parses as XML, its series (class="series", data-stage) and dashed boundary lines.
 """
 import glob
@@ -16,7 +16,9 @@ import xml.etree.ElementTree as ET
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
+from tensorboard.backend.event_processing import plugin_event_accumulator  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+from tensorboard.util import tensor_util  # noqa: E402
 
 model_dir, svg_files = sys.argv[1], sys.argv[2:]
 
@@ -26,7 +28,7 @@ def finite_or_text(x):
     return x if math.isfinite(x) else str(x)
 
 
-out = {"events": {}, "tensorboard": {}, "svg": {}}
+out = {"events": {}, "tensorboard": {}, "tensorboard_plugin": {}, "svg": {}}
 
 for path in sorted(glob.glob(os.path.join(model_dir, "logs", "*", "events.out.tfevents.*"))):
     records = []
@@ -49,6 +51,13 @@ for run in sorted(glob.glob(os.path.join(model_dir, "logs", "*", ""))):
     tags = acc.Tags()["scalars"]
     out["tensorboard"][os.path.basename(os.path.dirname(run))] = {
         tag: [[e.step, finite_or_text(e.value)] for e in acc.Scalars(tag)] for tag in tags
+    }
+
+    plugin = plugin_event_accumulator.EventAccumulator(run)
+    plugin.Reload()
+    out["tensorboard_plugin"][os.path.basename(os.path.dirname(run))] = {
+        tag: [[e.step, finite_or_text(float(tensor_util.make_ndarray(e.tensor_proto)))] for e in plugin.Tensors(tag)]
+        for tag in plugin.Tags()["tensors"]
     }
 
 SVG = "{http://www.w3.org/2000/svg}"
