@@ -115,6 +115,17 @@ describe('NIfTI reader', () => {
     expectDataError(() => readNifti(badGzip), badGzip, 'gzip');
     expectDataError(() => readNifti(path.join(dir, 'nope.nii')), 'nope.nii', 'ENOENT');
   });
+
+  test('voxels at an offset that is not a multiple of their size read the same (unaligned copy)', () => {
+    const original = readFileSync(path.join(dir, 'glob/case2.nii'));
+    const voxOffset = original.readFloatLE(108);
+    const shifted = Buffer.concat([original.subarray(0, voxOffset), Buffer.alloc(1), original.subarray(voxOffset)]);
+    shifted.writeFloatLE(voxOffset + 1, 108);
+    const file = path.join(dir, 'unaligned/case2.nii');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, shifted);
+    assert.deepEqual(readNifti(file).data, readNifti(path.join(dir, 'glob/case2.nii')).data);
+  });
 });
 
 describe('NIfTI data source', () => {

@@ -3,7 +3,7 @@
  * through at once, so a killed process loses nothing already logged; `flush` also fsyncs).
  *
  * Iteration numbering is the caller's; the contract is only that on resume every entry with
- * iteration >= resumeFromIteration is dropped (JSON lines) or superseded (TensorBoard), because it will be logged
+ * iteration >= resumeFromIteration is removed from the stage's JSON lines and event files, because it will be logged
  * again. With "iteration = index of the batch the step trained on" (a checkpoint at global_step N has logged
  * iterations < N), resume from checkpoint N with resumeFromIteration = N.
  */
