@@ -56,7 +56,15 @@ export function looksTrainable(v: VariableInfo): boolean {
   return !/(^|\/)(global_step|beta[12]_power)$|\/(Adam|Adam_1|Momentum)$/.test(v.name);
 }
 
-export function buildMetaGraph(variables: VariableInfo[], trainable: (v: VariableInfo) => boolean = looksTrainable): Uint8Array {
+/** TensorFlow's rule for op names; a variable whose name breaks it cannot be a graph node. */
+const OP_NAME = /^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$/;
+
+/**
+ * The MetaGraphDef bytes. Variables whose names are not valid op names (e.g. TF2's `_CHECKPOINTABLE_OBJECT_GRAPH`)
+ * are left out of the graph: they stay in the checkpoint, the graph just does not restore them.
+ */
+export function buildMetaGraph(all: VariableInfo[], trainable: (v: VariableInfo) => boolean = looksTrainable): Uint8Array {
+  const variables = all.filter((v) => OP_NAME.test(v.name));
   const nodes: Node[] = [];
   const variableDefs: Uint8Array[] = [];
   const trainableDefs: Uint8Array[] = [];

@@ -175,6 +175,8 @@ export function decodeHeader(bytes: Uint8Array): DecodedHeader {
   };
 }
 
+const NO_SLICES: DecodedSlice[] = Object.freeze([]) as unknown as DecodedSlice[];
+
 export function decodeEntry(bytes: Uint8Array): DecodedEntry {
   const m = BundleEntryProto.decode(bytes) as unknown as {
     dtype?: number; shape?: RawShape; shardId?: number; offset?: unknown; size?: unknown; crc32c?: number;
@@ -188,7 +190,7 @@ export function decodeEntry(bytes: Uint8Array): DecodedEntry {
     offset: int64ToNumber(m.offset),
     size: int64ToNumber(m.size),
     crc32c: (m.crc32c ?? 0) >>> 0,
-    slices: (m.slices ?? []).map((s) => ({
+    slices: m.slices === undefined || m.slices.length === 0 ? NO_SLICES : m.slices.map((s) => ({
       extents: (s.extent ?? []).map((e) => ({
         start: int64ToNumber(e.start),
         length: e.length === undefined || e.length === null ? null : int64ToNumber(e.length),

@@ -104,7 +104,9 @@ export class CheckpointReader {
       if (decoded.slices.length === 0 && decoded.shardId >= header.numShards) {
         throw bad(`variable "${name}" is in shard ${decoded.shardId} but the header lists ${header.numShards} shards`);
       }
-      const entry: Entry = { ...decoded, name, type };
+      const entry = decoded as Entry;
+      entry.name = name;
+      entry.type = type;
       entries.push(entry);
       byName.set(name, entry);
     }
