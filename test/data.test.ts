@@ -3,9 +3,13 @@
  * shapes and labels are what the tasks promise, and task B differs from A exactly by its unlabelled distractors.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { makeDataSource, SYNTHETIC_TASKS } from '../lib/data';
+import { globFiles } from '../lib/data/glob';
 import { keyOf, Stream } from '../lib/data/random';
 import { UserError } from '../lib/errors';
 
@@ -85,25 +89,24 @@ describe('synthetic tasks', () => {
   test('objects are brighter than background; B leaves bright distractors unlabelled, C is fainter than A', () => {
     const stats = (task: string, dims: number[]) => {
       const source = synthetic(task, dims, 4);
-      const sum = { fg: 0, bg: 0 };
-      const count = { fg: 0, bg: 0, bright: 0, brightUnlabelled: 0 };
-      for (let it = 0; it < 20; it++) {
+      let fgSum = 0, bgSum = 0, fgCount = 0, bgCount = 0, bright = 0, brightUnlabelled = 0;
+      for (let it = 0; it < 10; it++) {
         const { images, labels } = source.batch(it, 4);
         for (let v = 0; v < labels.length; v++) {
-          const side = labels[v] ? 'fg' : 'bg';
-          sum[side] += images[v];
-          count[side]++;
-          if (images[v] > 0.9) {
-            count.bright++;
-            if (!labels[v]) count.brightUnlabelled++;
+          if (labels[v]) {
+            fgSum += images[v];
+            fgCount++;
+          } else {
+            bgSum += images[v];
+            bgCount++;
+          }
+          if (images[v] > 1.2) {
+            bright++;
+            if (!labels[v]) brightUnlabelled++;
           }
         }
       }
-      return {
-        contrast: sum.fg / count.fg - sum.bg / count.bg,
-        fgFraction: count.fg / (count.fg + count.bg),
-        brightUnlabelled: count.brightUnlabelled / count.bright,
-      };
+      return { contrast: fgSum / fgCount - bgSum / bgCount, fgFraction: fgCount / (fgCount + bgCount), brightUnlabelled: brightUnlabelled / bright };
     };
     for (const dims of [[64, 64], [24, 24, 24]]) {
       const [a, b, c] = ['A', 'B', 'C'].map((t) => stats(t, dims));
@@ -121,6 +124,31 @@ describe('synthetic tasks', () => {
         () => synthetic(task, [...size]),
         (err: unknown) => err instanceof UserError && err.type === 'DataError' && `${err.message} ${err.details.fix}`.includes(fragment),
       );
+    }
+  });
+});
+
+describe('file glob', () => {
+  test('*, ?, [..], ** and hidden names, relative and absolute', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'thaw-glob-'));
+    try {
+      for (const f of ['a1.nii', 'a2.nii.gz', 'b1.nii', '.hidden.nii', 'sub/a3.nii', 'sub/deep/a4.nii', 'sub/.dot/a5.nii', 'x(1)+.nii']) {
+        mkdirSync(path.join(dir, path.dirname(f)), { recursive: true });
+        writeFileSync(path.join(dir, f), '');
+      }
+      const rel = (pattern: string) => globFiles(pattern, dir).map((f) => path.relative(dir, f));
+      assert.deepEqual(rel('*.nii'), ['a1.nii', 'b1.nii', 'x(1)+.nii']);
+      assert.deepEqual(rel('a?.nii*'), ['a1.nii', 'a2.nii.gz']);
+      assert.deepEqual(rel('[ab]1.nii'), ['a1.nii', 'b1.nii']);
+      assert.deepEqual(rel('[!a]1.nii'), ['b1.nii']);
+      assert.deepEqual(rel('**/a*.nii'), ['a1.nii', 'sub/a3.nii', 'sub/deep/a4.nii']);
+      assert.deepEqual(rel('.*.nii'), ['.hidden.nii']);
+      assert.deepEqual(rel('x(1)+.nii'), ['x(1)+.nii']);
+      assert.deepEqual(rel('sub/*'), ['sub/a3.nii']);
+      assert.deepEqual(globFiles(path.join(dir, 'sub', '*', '*.nii'), '/elsewhere'), [path.join(dir, 'sub/deep/a4.nii')]);
+      assert.deepEqual(rel('missing/*.nii'), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
