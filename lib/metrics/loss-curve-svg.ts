@@ -189,7 +189,7 @@ export function renderLossCurveSvg(series: LossSeries[], opts: LossCurveOptions 
     if (s.points.length > 0) {
       const weight = smoothingFor(s.points.length);
       const smoothed = weight > 0 && s.points.length > 10;
-      out.push(polyline(thin(s.points, maxPoints), sx, sy, `stroke="${colour}" stroke-width="1" stroke-opacity="${smoothed ? 0.3 : 1}"`));
+      out.push(polyline(thin(s.points, maxPoints), sx, sy, `stroke="${colour}" stroke-width="${smoothed ? 1 : 1.6}" stroke-opacity="${smoothed ? 0.3 : 1}"`));
       if (s.points.length === 1) out.push(`<circle cx="${sx(s.points[0][0]).toFixed(1)}" cy="${sy(s.points[0][1]).toFixed(1)}" r="3" fill="${colour}"/>`);
       if (smoothed) out.push(polyline(sample(smooth(s.points, weight), maxPoints), sx, sy, `stroke="${colour}" stroke-width="2"`));
     }
