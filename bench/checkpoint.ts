@@ -53,7 +53,7 @@ async function child(op: string, args: string[]): Promise<Measure> {
     await reader.close();
   } else if (op === 'read') {
     const reader = await CheckpointReader.open(args[0]);
-    for (const v of reader.variables()) count += ((await reader.read(v.name)).data as Float32Array).byteLength;
+    for await (const [, t] of reader.readAll()) count += (t.data as Float32Array).byteLength;
     await reader.close();
   } else if (op === 'write' || op === 'setup-big') {
     const tensors = bigTensors(Number(args[1]), Number(args[2]));

@@ -99,6 +99,17 @@ describe('damaged checkpoints', () => {
     try {
       await expectCheckpointError(reader.read('net/b'), /variable "net\/b": checksum mismatch/, data);
       assert.equal((await reader.read('net/w')).data.length, 32);
+      // readAll (prefetching the next tensor) hands out the good ones in order, then stops at the bad one.
+      const seen: string[] = [];
+      const readAll = async () => {
+        for await (const [name] of reader.readAll()) seen.push(name);
+      };
+      await expectCheckpointError(readAll(), /variable "net\/b": checksum mismatch/, data);
+      assert.deepEqual(seen, ['global_step']);
+      for await (const [name] of reader.readAll()) {
+        assert.equal(name, 'global_step'); // stopping early leaves no unhandled rejection behind
+        break;
+      }
     } finally {
       await reader.close();
     }

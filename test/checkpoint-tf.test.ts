@@ -31,7 +31,7 @@ async function readAll(prefix: string): Promise<Map<string, Tensor>> {
   const reader = await CheckpointReader.open(prefix);
   try {
     const out = new Map<string, Tensor>();
-    for (const v of reader.variables()) out.set(v.name, await reader.read(v.name));
+    for await (const [name, t] of reader.readAll()) out.set(name, t);
     return out;
   } finally {
     await reader.close();

@@ -124,6 +124,32 @@ export class CheckpointReader {
 
   /** Reads one tensor (a partitioned one is assembled from its pieces), verifying its checksum. */
   async read(name: string): Promise<Tensor> {
+    return (await this.fetch(name))();
+  }
+
+  /**
+   * Reads tensors in order (all by default): the next one's bytes come from disk while the current one is checked and
+   * handed out, so I/O overlaps checksumming and at most two tensors are held at once.
+   */
+  async *readAll(names: string[] = this.entries.map((e) => e.name)): AsyncGenerator<[string, Tensor]> {
+    let next = names.length > 0 ? this.fetch(names[0]) : null;
+    for (let i = 0; i < names.length; i++) {
+      const current = next!;
+      next = i + 1 < names.length ? this.fetch(names[i + 1]) : null;
+      next?.catch(() => undefined); // reported when awaited; no unhandled rejection if the caller stops early
+      yield [names[i], (await current)()];
+    }
+  }
+
+  /** Reads and verifies every tensor (memory bounded by the two largest). */
+  async verifyAll(): Promise<void> {
+    for await (const _ of this.readAll()) {
+      // reading is the verification
+    }
+  }
+
+  /** Does a tensor's I/O; the returned function checks and decodes it. */
+  private async fetch(name: string): Promise<() => Tensor> {
     const entry = this.byName.get(name);
     if (!entry) {
       throw new CheckpointError(`checkpoint ${this.prefix} has no variable "${name}"`, {
@@ -131,13 +157,12 @@ export class CheckpointReader {
       });
     }
     const shape = [...entry.shape];
-    if (entry.slices.length === 0) return { dtype: entry.type, shape, data: await this.readPayload(name, entry, entry.type, shape) };
-    return { dtype: entry.type, shape, data: await this.readSliced(entry) };
-  }
-
-  /** Reads and verifies every tensor, one at a time (memory bounded by the largest). */
-  async verifyAll(): Promise<void> {
-    for (const e of this.entries) await this.read(e.name);
+    if (entry.slices.length > 0) {
+      const data = await this.readSliced(entry);
+      return () => ({ dtype: entry.type, shape, data });
+    }
+    const bytes = await this.fetchPayload(name, entry);
+    return () => ({ dtype: entry.type, shape, data: this.decodePayload(name, entry, entry.type, shape, bytes) });
   }
 
   async close(): Promise<void> {
@@ -159,19 +184,24 @@ export class CheckpointReader {
     return handle;
   }
 
-  private async readPayload(name: string, entry: DecodedEntry, dtype: DType, shape: number[]): Promise<TensorData> {
-    const file = dataFile(this.prefix, entry.shardId, this.numShards);
+  private async fetchPayload(name: string, entry: DecodedEntry): Promise<Uint8Array> {
     const fh = await this.shard(entry.shardId);
     const bytes = await readExactly(fh, entry.offset, entry.size);
     if (!bytes) {
+      const file = dataFile(this.prefix, entry.shardId, this.numShards);
       throw new CheckpointError(
         `${file} is truncated: variable "${name}" needs bytes ${entry.offset}..${entry.offset + entry.size}`,
         { file, field: name });
     }
+    return bytes;
+  }
+
+  private decodePayload(name: string, entry: DecodedEntry, dtype: DType, shape: number[], bytes: Uint8Array): TensorData {
     try {
       return decodeTensorBytes(dtype, shape, bytes, entry.crc32c, this.bigEndian);
     } catch (err) {
       if (!(err instanceof TensorBytesError)) throw err;
+      const file = dataFile(this.prefix, entry.shardId, this.numShards);
       throw new CheckpointError(`${file}: variable "${name}": ${err.message} (the checkpoint is corrupt)`, { file, field: name });
     }
   }
@@ -188,7 +218,8 @@ export class CheckpointReader {
           file: indexFile(this.prefix), field: entry.name,
         });
       }
-      const data = await this.readPayload(entry.name, piece, entry.type, sliceShape(entry.shape, slice));
+      const bytes = await this.fetchPayload(entry.name, piece);
+      const data = this.decodePayload(entry.name, piece, entry.type, sliceShape(entry.shape, slice), bytes);
       copySliceInto(whole as Float32Array, entry.shape, data as Float32Array, slice, lanes);
     }
     return whole;
