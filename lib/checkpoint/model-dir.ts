@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Tensor } from './dtypes';
 import { CheckpointError } from './errors';
 import { removeIfPresent } from './atomic-files';
-import { dataFile, indexFile, metaFile, sidecarFile } from './names';
+import { indexFile, metaFile, sidecarFile } from './names';
 import { CheckpointReader } from './reader';
 import { readCheckpointState, writeCheckpointState } from './state-file';
 import { writeCheckpoint, type WriteOptions } from './writer';
@@ -37,16 +37,23 @@ export async function listIterationsIn(dir: string): Promise<number[]> {
   } catch {
     return [];
   }
-  const present = new Set(names);
+  // Shard counts seen per iteration, from `model.ckpt-N.data-SSSSS-of-MMMMM` names.
+  const shards = new Map<string, Map<number, Set<number>>>();
+  for (const name of names) {
+    const m = /^model\.ckpt-(\d+)\.data-(\d{5})-of-(\d{5})$/.exec(name);
+    if (!m) continue;
+    const byCount = shards.get(m[1]) ?? new Map<number, Set<number>>();
+    shards.set(m[1], byCount);
+    const ids = byCount.get(Number(m[3])) ?? new Set<number>();
+    byCount.set(Number(m[3]), ids);
+    ids.add(Number(m[2]));
+  }
   const found: number[] = [];
   for (const name of names) {
     const m = /^model\.ckpt-(\d+)\.index$/.exec(name);
     if (!m) continue;
-    const base = `${PREFIX_BASE}-${m[1]}`;
-    const shardCounts = new Set(names.map((n) => n.startsWith(`${base}.data-`) ? /-of-(\d{5})$/.exec(n)?.[1] : undefined).filter(Boolean));
-    const complete = [...shardCounts].some((count) => {
-      const total = Number(count);
-      for (let s = 0; s < total; s++) if (!present.has(path.basename(dataFile(base, s, total)))) return false;
+    const complete = [...(shards.get(m[1])?.entries() ?? [])].some(([count, ids]) => {
+      for (let id = 0; id < count; id++) if (!ids.has(id)) return false;
       return true;
     });
     if (complete) found.push(Number(m[1]));
