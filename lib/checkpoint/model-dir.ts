@@ -83,7 +83,7 @@ export async function verifyCheckpoint(prefix: string): Promise<boolean> {
 export interface LatestOptions {
   /** Ignore checkpoints after this iteration. */
   maxIteration?: number;
-  /** Extra test a candidate must pass (e.g. its sidecar matches the pipeline). */
+  /** Extra test a candidate must pass (e.g. its sidecar matches the pipeline); runs before the (costly) verification. */
   accept?: (prefix: string, iteration: number) => Promise<boolean>;
 }
 
@@ -98,8 +98,8 @@ export async function latestValidCheckpoint(
   const usable = async (iteration: number): Promise<boolean> => {
     if (options.maxIteration !== undefined && iteration > options.maxIteration) return false;
     const prefix = checkpointPrefix(modelDir, iteration);
-    if (!(await verifyCheckpoint(prefix))) return false;
-    return options.accept ? options.accept(prefix, iteration) : true;
+    if (options.accept && !(await options.accept(prefix, iteration))) return false;
+    return verifyCheckpoint(prefix);
   };
   const tried = new Set<number>();
   const state = await readCheckpointState(dir);
