@@ -3,7 +3,7 @@ import { finishPipeline } from './finish';
 import { preflight } from './preflight';
 import { makeTrainStage, type TrainStageOptions } from './train-stage';
 
-export type { TrainStageRequest } from './train-stage';
+export type { TrainStageRequest, TrainStageResult } from './train-stage';
 export type { FinishRequest } from './finish';
 export type { PlanCheck } from './preflight';
 export type ActivityOptions = TrainStageOptions;

@@ -13,6 +13,8 @@ import type { ProgressReport } from '../workflows/types';
 import { translatingUserErrors } from './failures';
 
 export type TrainStageRequest = StageRunRequest;
+/** The engine's result, plus which attempt of this activity produced it (retries after a worker died count). */
+export type TrainStageResult = StageResult & { attempt: number };
 
 export interface TrainStageOptions {
   /** Minimum time between two progress signals to the workflow. Default 3 s. */
@@ -24,7 +26,7 @@ export interface TrainStageOptions {
 export function makeTrainStage(options: TrainStageOptions = {}) {
   const interval = options.progressIntervalMs ?? 3000;
 
-  return async function trainStage(request: TrainStageRequest): Promise<StageResult> {
+  return async function trainStage(request: TrainStageRequest): Promise<TrainStageResult> {
     const ctx = Context.current();
     const reporter = new ProgressReporter(ctx, interval);
     // Heartbeat on a timer too: a long step or a checkpoint write must not look like a dead worker.
@@ -39,7 +41,7 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
         throw new CancelledFailure(`stage ${result.stage} stopped at iteration ${result.reachedIteration} (${why}); checkpoint ${result.checkpoint}`);
       }
       await reporter.flush(finalProgress(result));
-      return result;
+      return { ...result, attempt: ctx.info.attempt };
     } finally {
       clearInterval(beat);
     }

@@ -221,7 +221,8 @@ class PipelineRun {
           backend: result.backend,
           trainSeconds: result.trainSeconds,
           wallSeconds: seconds(s.firstStartedAt, Date.now()),
-          attempts: s.attempts,
+          // Earlier calls ended in a pause; the last call may have needed several attempts (a worker died).
+          attempts: s.attempts - 1 + result.attempt,
           resumedFrom: result.resumedFrom,
         };
         s.state = 'done';

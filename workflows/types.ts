@@ -46,6 +46,7 @@ export interface StageSummary {
   trainSeconds: number;
   /** From the stage's first start to its end, as the workflow saw it (includes restarts and orchestration). */
   wallSeconds: number;
+  /** Activity attempts: restarts after pauses and retries after a worker died. */
   attempts: number;
   /** Iteration the last attempt resumed from, when it did not start at startIteration. */
   resumedFrom: number | null;

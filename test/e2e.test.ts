@@ -1,0 +1,161 @@
+/**
+ * thaw end to end with real processes: the CLI on the demo pipeline (TensorFlow for Python reads the result), a worker
+ * SIGKILLed mid-stage (another takes over, bit-identical to an uninterrupted run), SIGTERM mid-stage (a checkpoint at
+ * that iteration, nothing trained twice), the dev server killed and restarted on its SQLite file, and a refused
+ * pipeline failing fast.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { handleOf } from '../lib/client/runs';
+import { startPipeline } from '../lib/client/start';
+import { loadPipeline } from '../lib/pipeline/load';
+import { startDevServer } from '../lib/server/dev-server';
+import { freePort } from '../lib/server/free-port';
+import { runPython } from './helpers/python';
+import { startTestServer } from './helpers/temporal';
+import { connectClient, inProcessWorkers, killGroup, REPO, runCli, spawnWorker, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+
+function losses(modelDir: string, stage: string): Array<{ iteration: number; loss: number }> {
+  return readFileSync(path.join(modelDir, 'logs', `${stage}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+test('thaw run on the demo pipeline: every stage checkpointed, TensorFlow lists them, task-B loss falls; running again attaches', async () => {
+  const dir = tempDir('e2e-demo');
+  const file = path.join(dir, 'demo.yaml');
+  // The demo exactly as shipped, except where its checkpoints go.
+  writeFileSync(file, readFileSync(path.join(REPO, 'pipelines/demo.yaml'), 'utf8').replace('model_dir: ../runs/demo', 'model_dir: ./run'));
+  const env = { THAW_STATE_DIR: path.join(dir, '.thaw') };
+  const run = await runCli(['run', file], env);
+  assert.equal(run.code, 0, run.stderr + run.stdout);
+  assert.match(run.stdout, /Pipeline demo completed\./);
+  assert.match(run.stdout, /stage\s+iterations\s+final loss/);
+  const modelDir = path.join(dir, 'run');
+  assert.match(run.stdout, new RegExp(`loss curve:\\s+${path.join(modelDir, 'loss.svg')}`));
+
+  const ends = { pretrain: 150, head: 210, upper_half: 270, all: 330 };
+  const prefixes = Object.values(ends).map((n) => path.join(modelDir, 'models', `model.ckpt-${n}`));
+  const spec = path.join(dir, 'spec.json');
+  writeFileSync(spec, JSON.stringify({ prefixes, latest: [path.join(modelDir, 'models')] }));
+  const tf = JSON.parse(await runPython('ckpt_tf_read.py', [spec])) as {
+    dumps: Record<string, { variables: Array<{ name: string }> }>;
+    latest: Record<string, string>;
+  };
+  for (const prefix of prefixes) {
+    const names = tf.dumps[prefix].variables.map((v) => v.name);
+    assert.ok(names.includes('UNet/classifier/conv_/w') && names.includes('global_step'), `${prefix}: ${names.join(' ')}`);
+  }
+  assert.equal(tf.latest[path.join(modelDir, 'models')], prefixes[3]);
+
+  const firstB = mean(losses(modelDir, 'head').slice(0, 10).map((e) => e.loss));
+  const lastB = mean(losses(modelDir, 'all').slice(-10).map((e) => e.loss));
+  assert.ok(lastB < firstB, `task-B loss should fall: first 10 of head ${firstB}, last 10 of all ${lastB}`);
+
+  const again = await runCli(['run', file], env);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr + again.stdout, /already completed/);
+  const status = await runCli(['status', file, '--json'], env);
+  assert.equal(status.code, 0, status.stderr);
+  const view = JSON.parse(status.stdout) as { execution: string; result: { stages: unknown[] } };
+  assert.equal(view.execution, 'COMPLETED');
+  assert.equal(view.result.stages.length, 4);
+  const list = await runCli(['list'], env);
+  assert.match(list.stdout, /thaw-demo-\w+\s+completed/);
+});
+
+test('a refused pipeline fails fast through the CLI with the message, and no training starts', async () => {
+  const dir = tempDir('e2e-refused');
+  const file = writePipeline(dir, 'frozen', `  - {name: only, iterations: 5, vars_to_freeze: '.*'}\n`);
+  const run = await runCli(['run', file], { THAW_STATE_DIR: path.join(dir, '.thaw') });
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.match(run.stderr, /preflight refused the pipeline .*frozen\.yaml/);
+  assert.match(run.stderr, /stage "only": stages\[0\]\.vars_to_freeze: the stage trains nothing/);
+  assert.equal(existsSync(path.join(dir, 'frozen', 'models')), false);
+});
+
+test('SIGKILL of a worker mid-stage: another worker resumes, the result is bit-identical to an uninterrupted run', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir('e2e-kill');
+  const stages = `  - {name: first, iterations: 90, save_every_n: 15}\n  - {name: second, iterations: 20, data: {task: B}}\n`;
+  const killed = await loadPipeline(writePipeline(dir, 'killed', stages));
+  const reference = await loadPipeline(writePipeline(dir, 'reference', stages));
+  const { client, close } = await connectClient(server);
+  const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
+  t.after(async () => {
+    await cpu.close();
+    await close();
+  });
+  const first = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
+  const options = { heartbeatTimeoutSeconds: 4 };
+  const run = await startPipeline(client, killed, { options });
+  const ref = await startPipeline(client, reference, { options });
+  await waitForStatus(run.handle, (s) => (s.stages[0].iteration ?? 0) >= 40);
+  await killGroup(first, 'SIGKILL');
+
+  const second = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
+  t.after(() => killGroup(second, 'SIGTERM'));
+  const [result, refResult] = await Promise.all([run.handle.result(), ref.handle.result()]);
+  assert.equal(result.stages[0].attempts, 2);
+  assert.ok(result.stages[0].resumedFrom !== null && result.stages[0].resumedFrom % 15 === 0, `resumed from ${result.stages[0].resumedFrom}`);
+  for (const i of [0, 1]) {
+    const diff = await runCli(['diff', result.stages[i].checkpoint, refResult.stages[i].checkpoint]);
+    assert.equal(diff.code, 0, `${result.stages[i].stage}: ${diff.stdout}${diff.stderr}`);
+  }
+});
+
+test('SIGTERM to a worker mid-stage: a checkpoint at that iteration, and after resume no iteration is trained twice', async (t) => {
+  const server = await startTestServer(t);
+  const dir = tempDir('e2e-term');
+  const plan = await loadPipeline(writePipeline(dir, 'preempted', `  - {name: only, iterations: 120, save_every_n: 1000}\n`));
+  const { client, close } = await connectClient(server);
+  const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
+  t.after(async () => {
+    await cpu.close();
+    await close();
+  });
+  const first = await spawnWorker(server);
+  const { handle } = await startPipeline(client, plan);
+  await waitForStatus(handle, (s) => (s.stages[0].iteration ?? 0) >= 20);
+  const exited = new Promise((r) => first.once('exit', r));
+  process.kill(first.pid!, 'SIGTERM');
+  await exited;
+  const models = path.join(plan.model_dir, 'models');
+  const saved = readdirSync(models).filter((f) => f.endsWith('.index')).map((f) => Number(/ckpt-(\d+)/.exec(f)![1]));
+  assert.equal(saved.length, 1, `one emergency checkpoint: ${saved.join(',')}`);
+  const stoppedAt = saved[0];
+  assert.ok(stoppedAt >= 20 && stoppedAt < 120, `stopped at ${stoppedAt}`);
+  assert.deepEqual(losses(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: stoppedAt }, (_, i) => i));
+
+  const second = await spawnWorker(server);
+  t.after(() => killGroup(second, 'SIGTERM'));
+  const result = await handle.result();
+  assert.equal(result.stages[0].resumedFrom, stoppedAt);
+  assert.deepEqual(losses(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: 120 }, (_, i) => i));
+});
+
+test('the dev server killed and restarted on the same SQLite file mid-pipeline: the pipeline completes', async (t) => {
+  const dir = tempDir('e2e-server');
+  const dbFile = path.join(dir, 'temporal.sqlite');
+  const port = await freePort();
+  let server = await startDevServer({ dbFile, port });
+  t.after(() => server.stop());
+  const plan = await loadPipeline(writePipeline(dir, 'outage', `  - {name: a, iterations: 80, save_every_n: 10}\n  - {name: b, iterations: 20}\n`));
+  const workers = await inProcessWorkers(server);
+  t.after(() => workers.close());
+  let conn = await connectClient(server);
+  const { workflowId, handle } = await startPipeline(conn.client, plan);
+  await waitForStatus(handle, (s) => (s.stages[0].iteration ?? 0) >= 15);
+  process.kill(server.pid, 'SIGKILL');
+  await conn.close();
+  await sleep(2000);
+  server = await startDevServer({ dbFile, port });
+  conn = await connectClient(server);
+  t.after(() => conn.close());
+  const result = await handleOf(conn.client, workflowId).result();
+  assert.deepEqual(result.stages.map((s) => [s.stage, s.endIteration]), [['a', 80], ['b', 100]]);
+  assert.ok(existsSync(path.join(plan.model_dir, 'models', 'model.ckpt-100.index')));
+});

@@ -1,0 +1,159 @@
+/**
+ * The runPipeline workflow against a real dev server, real workers in this process and real (tiny) training:
+ * DAG order and branch folders, the per-stage result, preflight refusals, pause/resume, stage edits validated by
+ * preflight, continue-as-new. Saves the histories of these runs for the replay test when THAW_SAVE_HISTORIES=1.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { startPipeline, type PipelineHandle } from '../lib/client/start';
+import { loadPipeline } from '../lib/pipeline/load';
+import { startDevServer, type DevServer } from '../lib/server/dev-server';
+import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../workflows/definitions';
+import type { PipelineOptions } from '../workflows/types';
+import { connectClient, inProcessWorkers, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+
+let server: DevServer;
+let client: Client;
+let closeAll: () => Promise<void>;
+const dir = tempDir('workflow');
+
+before(async () => {
+  server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite') });
+  const c = await connectClient(server);
+  client = c.client;
+  const workers = await inProcessWorkers(server, { concurrency: 2, activities: { progressIntervalMs: 200, onTrainingLog: () => undefined } });
+  closeAll = async () => {
+    await workers.close();
+    await c.close();
+    await server.stop();
+  };
+});
+
+after(async () => closeAll());
+
+async function start(file: string, options?: PipelineOptions): Promise<PipelineHandle> {
+  return (await startPipeline(client, await loadPipeline(file), { options })).handle;
+}
+
+async function saveHistory(handle: PipelineHandle, name: string): Promise<void> {
+  if (!process.env.THAW_SAVE_HISTORIES) return;
+  const history = await handle.fetchHistory();
+  writeFileSync(path.join(__dirname, 'histories', `${name}.json`), JSON.stringify(history));
+}
+
+function lossLog(modelDir: string, stage: string): Array<{ iteration: number; loss: number }> {
+  return readFileSync(path.join(modelDir, 'logs', `${stage}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+test('stages run in DAG order, a fork runs its branches in their own folders, the result lists every stage', async () => {
+  const file = writePipeline(dir, 'dag', `  - {name: base, iterations: 6}
+  - {name: left, after: base, iterations: 4, data: {task: B}}
+  - {name: left2, after: left, iterations: 3}
+  - {name: right, after: base, iterations: 5, vars_to_freeze: '^((?!classifier).)*$'}
+`);
+  const handle = await start(file);
+  const result = await handle.result();
+  const root = path.join(dir, 'dag');
+  assert.deepEqual(
+    result.stages.map((s) => [s.stage, s.startIteration, s.endIteration, s.iterations, s.attempts, s.checkpoint]),
+    [
+      ['base', 0, 6, 6, 1, path.join(root, 'models/model.ckpt-6')],
+      ['left', 6, 10, 4, 1, path.join(root, 'branches/left/models/model.ckpt-10')],
+      ['left2', 10, 13, 3, 1, path.join(root, 'branches/left/models/model.ckpt-13')],
+      ['right', 6, 11, 5, 1, path.join(root, 'branches/right/models/model.ckpt-11')],
+    ],
+  );
+  for (const s of result.stages) {
+    assert.ok(existsSync(`${s.checkpoint}.index`), s.checkpoint);
+    assert.ok(Number.isFinite(s.finalLoss) && s.trainSeconds > 0 && s.wallSeconds >= s.trainSeconds, JSON.stringify(s));
+  }
+  assert.equal(result.lossCurve, path.join(root, 'loss.svg'));
+  assert.match(readFileSync(result.lossCurve!, 'utf8'), /left2/);
+  const status = await handle.query(statusQuery);
+  assert.equal(status.state, 'completed');
+  assert.deepEqual(status.stages.map((s) => s.state), ['done', 'done', 'done', 'done']);
+  await saveHistory(handle, 'dag');
+});
+
+test('a pipeline that preflight refuses fails fast with the message and trains nothing', async () => {
+  const file = writePipeline(dir, 'refused', `  - {name: only, iterations: 5, vars_to_freeze: '.*'}\n`);
+  const handle = await start(file);
+  await assert.rejects(handle.result(), (err: unknown) => {
+    assert.ok(err instanceof WorkflowFailedError);
+    const cause = err.cause as { type?: string; message: string; nonRetryable?: boolean };
+    assert.equal(cause.type, 'PreflightRefused');
+    assert.match(cause.message, /preflight refused the pipeline .*refused\.yaml/);
+    assert.match(cause.message, /stage "only"/);
+    return true;
+  });
+  assert.equal(existsSync(path.join(dir, 'refused', 'models')), false);
+  const history = await handle.fetchHistory();
+  const scheduled = history.events!.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+  assert.deepEqual(scheduled, ['preflight']);
+  await saveHistory(handle, 'refused');
+});
+
+test('pause checkpoints the running stage where it is; resume continues from there and nothing is trained twice', async () => {
+  const file = writePipeline(dir, 'pausing', `  - {name: long, iterations: 250, save_every_n: 1000}\n  - {name: next, iterations: 3}\n`);
+  const handle = await start(file);
+  await waitForStatus(handle, (s) => (s.stages[0].iteration ?? 0) >= 5);
+  const paused = await handle.executeUpdate(pauseUpdate);
+  assert.equal(paused.state, 'paused');
+  assert.equal(paused.stages[0].state, 'paused');
+  const stoppedAt = paused.stages[0].iteration!;
+  assert.ok(stoppedAt > 0 && stoppedAt < 250, `stopped at ${stoppedAt}`);
+  assert.equal(paused.stages[0].checkpoint, path.join(dir, 'pausing', `models/model.ckpt-${stoppedAt}`));
+  assert.ok(existsSync(`${paused.stages[0].checkpoint}.index`));
+
+  const resumed = await handle.executeUpdate(resumeUpdate);
+  assert.notEqual(resumed.state, 'paused');
+  const result = await handle.result();
+  assert.equal(result.stages[0].endIteration, 250);
+  assert.equal(result.stages[0].attempts, 2);
+  assert.equal(result.stages[0].resumedFrom, stoppedAt);
+  const iterations = lossLog(path.join(dir, 'pausing'), 'long').map((e) => e.iteration);
+  assert.deepEqual(iterations, Array.from({ length: 250 }, (_, i) => i), 'every iteration logged exactly once');
+  await saveHistory(handle, 'pause-resume');
+});
+
+test('a stage that has not started can change lr or vars_to_freeze; preflight refuses a bad change; started stages cannot change', async () => {
+  const file = writePipeline(dir, 'editing', `  - {name: first, iterations: 150, save_every_n: 1000}\n  - {name: second, iterations: 4}\n`);
+  const handle = await start(file);
+  await waitForStatus(handle, (s) => s.stages[0].state === 'running');
+
+  await assert.rejects(handle.executeUpdate(editStageUpdate, { args: [{ stage: 'first', lr: 0.5 }] }), (err: unknown) => {
+    assert.ok(err instanceof WorkflowUpdateFailedError);
+    assert.match(String((err.cause as Error).message), /stage "first" is running: only stages that have not started can change/);
+    return true;
+  });
+  await assert.rejects(handle.executeUpdate(editStageUpdate, { args: [{ stage: 'second', vars_to_freeze: '.*' }] }), (err: unknown) => {
+    assert.ok(err instanceof WorkflowUpdateFailedError);
+    assert.match(String((err.cause as Error).message), /preflight refused the change of stage second/);
+    return true;
+  });
+  await assert.rejects(handle.executeUpdate(editStageUpdate, { args: [{ stage: 'nope', lr: 1 }] }), (err: unknown) => {
+    assert.match(String(((err as Error).cause as Error).message), /no stage is named "nope": stages are first, second/);
+    return true;
+  });
+
+  const accepted = await handle.executeUpdate(editStageUpdate, { args: [{ stage: 'second', lr: 0.002, vars_to_freeze: ['^((?!classifier).)*$'] }] });
+  assert.deepEqual(accepted.edits, [{ stage: 'second', lr: 0.002, vars_to_freeze: ['^((?!classifier).)*$'] }]);
+  const result = await handle.result();
+  const sidecar = JSON.parse(readFileSync(`${result.stages[1].checkpoint}.thaw.json`, 'utf8')) as { settings: { lr: number }; trained: string[] };
+  assert.equal(sidecar.settings.lr, 0.002);
+  assert.deepEqual(sidecar.trained.sort(), ['ToyNet/classifier/conv_/b', 'ToyNet/classifier/conv_/w']);
+  await saveHistory(handle, 'edit');
+});
+
+test('continue-as-new carries completed stages and the result still lists them all', async () => {
+  const file = writePipeline(dir, 'renewed', `  - {name: s1, iterations: 2}\n  - {name: s2, iterations: 2}\n  - {name: s3, iterations: 2}\n`);
+  const handle = await start(file, { continueAsNewAfterEvents: 15 });
+  const result = await handle.result();
+  assert.deepEqual(result.stages.map((s) => [s.stage, s.endIteration]), [['s1', 2], ['s2', 4], ['s3', 6]]);
+  const status = await handle.query(statusQuery);
+  assert.ok(status.continuedAsNew >= 1, `continued as new ${status.continuedAsNew} times`);
+  assert.ok(readdirSync(path.join(dir, 'renewed', 'models')).some((f) => f === 'model.ckpt-6.index'));
+});
