@@ -27,9 +27,9 @@ const latin1 = (key: Uint8Array) => Buffer.from(key.buffer, key.byteOffset, key.
 // eslint-disable-next-line no-control-regex
 const nameOf = (key: string) => (/^[\x00-\x7f]*$/.test(key) ? key : Buffer.from(key, 'latin1').toString('utf8'));
 
-/** Reads exactly `size` bytes at `position` into a fresh buffer (own ArrayBuffer, so typed arrays are aligned). */
+/** Reads exactly `size` bytes at `position` into a fresh buffer (its own ArrayBuffer, so typed arrays over it are aligned). */
 async function readExactly(fh: FileHandle, position: number, size: number): Promise<Uint8Array | null> {
-  const out = new Uint8Array(size);
+  const out = Buffer.allocUnsafeSlow(size); // own ArrayBuffer at offset 0, not zero-filled (every byte is read)
   let done = 0;
   while (done < size) {
     const { bytesRead } = await fh.read(out, done, Math.min(size - done, 1 << 30), position + done);

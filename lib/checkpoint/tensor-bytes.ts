@@ -109,7 +109,7 @@ function decodeStrings(count: number, bytes: Uint8Array, storedCrc: number): Uin
   const out: Uint8Array[] = [];
   for (const length of lengths) {
     if (pos + length > bytes.length) throw new TensorBytesError('its strings are truncated');
-    const s = bytes.slice(pos, pos + length);
+    const s = new Uint8Array(bytes.subarray(pos, pos + length)); // a copy, as a plain Uint8Array
     crc = crc32cExtend(crc, s);
     out.push(s);
     pos += length;
