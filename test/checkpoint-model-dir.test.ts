@@ -4,7 +4,7 @@
  * pipeline needs, sidecars, input validation, diff.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,10 @@ import {
   latestValidCheckpoint, listIterations, listVariables, metaFile, modelsDir, readSidecar, resolveCheckpointTarget,
   resolveStartingCheckpoint, saveCheckpoint, STATE_FILE, toFloat32, writeCheckpoint, type Tensor,
 } from '../lib/checkpoint';
+import { BundleHeaderProto, encodeEntry } from '../lib/checkpoint/protos';
+import { buildTable } from '../lib/checkpoint/sstable';
 import { parseCheckpointState } from '../lib/checkpoint/state-file';
+import { crc32c, maskCrc } from '../lib/util/crc32c';
 
 const f32 = (shape: number[], values: number[]): Tensor => ({ dtype: 'float32', shape, data: Float32Array.from(values) });
 const step = (n: number): Tensor => ({ dtype: 'int64', shape: [], data: BigInt64Array.from([BigInt(n)]) });
@@ -110,6 +113,8 @@ describe('model_dir checkpoints', () => {
     for (const [t, message] of bad) {
       await assert.rejects(writeCheckpoint(prefix, new Map([['v', t]])), (e: Error) => e instanceof CheckpointError && message.test(e.message));
     }
+    await assert.rejects(writeCheckpoint(prefix, new Map([['a\uD800', f32([1], [1])]])), (e: Error) => e instanceof CheckpointError && /not valid Unicode/.test(e.message));
+    await assert.rejects(writeCheckpoint(prefix, new Map([['\u0000x', f32([1], [1])]])), (e: Error) => e instanceof CheckpointError && /NUL/.test(e.message));
     await assert.rejects(CheckpointReader.open(prefix), CheckpointError, 'nothing was written');
   });
 
@@ -131,6 +136,34 @@ describe('model_dir checkpoints', () => {
       await reader.close();
     }
     assert.ok((await readFile(dataFile(prefix, 0, 1))).length === 6 + 2 + 8);
+  });
+
+  it('reads bundles written on a big-endian host (header endianness BIG): checksum over the stored bytes, then swapped', async () => {
+    const prefix = path.join(fresh(), 'be');
+    await mkdir(path.dirname(prefix), { recursive: true });
+    const stored = Buffer.alloc(12);
+    stored.writeFloatBE(1.5, 0);
+    stored.writeInt32BE(-7, 4);
+    stored.writeUInt16BE(0x3c00, 8);
+    stored.writeUInt16BE(0xc000, 10);
+    const entry = (dtype: number, shape: number[], offset: number, size: number) =>
+      encodeEntry({ dtype, shape, offset, size, crc32c: maskCrc(crc32c(stored.subarray(offset, offset + size))) });
+    const header = BundleHeaderProto.encode(BundleHeaderProto.fromObject({ numShards: 1, endianness: 1, version: { producer: 1 } })).finish();
+    await writeFile(dataFile(prefix, 0, 1), stored);
+    await writeFile(indexFile(prefix), buildTable([
+      { key: new Uint8Array(0), value: header },
+      { key: Buffer.from('f'), value: entry(1, [], 0, 4) },
+      { key: Buffer.from('h'), value: entry(19, [2], 8, 4) },
+      { key: Buffer.from('i'), value: entry(3, [1], 4, 4) },
+    ]));
+    const reader = await CheckpointReader.open(prefix);
+    try {
+      assert.deepEqual([...toFloat32(await reader.read('f'))], [1.5]);
+      assert.deepEqual([...(await reader.read('i')).data as Int32Array], [-7]);
+      assert.deepEqual([...toFloat32(await reader.read('h'))], [1, -2]);
+    } finally {
+      await reader.close();
+    }
   });
 
   it('diffCheckpoints: same (bitwise, NaN included), changed with max |a-b|, only in A / B, dtype or shape mismatch', async () => {

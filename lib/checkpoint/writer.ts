@@ -27,6 +27,7 @@ export function validateTensor(name: string, t: Tensor, prefix: string): void {
     new CheckpointError(`cannot write variable "${name}" to ${prefix}: ${what}`, { file: prefix, field: name });
   if (name.length === 0) throw bad('variable names must not be empty');
   if (name.charCodeAt(0) === 0) throw bad('variable names must not start with a NUL character (reserved for slice keys)');
+  if (Buffer.from(name, 'utf8').toString('utf8') !== name) throw bad('the name is not valid Unicode (a lone surrogate)');
   if (!isDType(t.dtype)) throw bad(`unknown dtype ${JSON.stringify(t.dtype)}`);
   if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isInteger(d) || d < 0)) {
     throw bad(`invalid shape ${JSON.stringify(t.shape)}`);
