@@ -40,7 +40,7 @@ async function readExactly(fh: FileHandle, position: number, size: number): Prom
 }
 
 export class CheckpointReader {
-  private readonly shards = new Map<number, Promise<FileHandle>>();
+  private readonly shards = new Map<number, Promise<{ fh: FileHandle; size: number }>>();
 
   private constructor(
     readonly prefix: string,
@@ -168,14 +168,23 @@ export class CheckpointReader {
   async close(): Promise<void> {
     const handles = [...this.shards.values()];
     this.shards.clear();
-    await Promise.all(handles.map(async (h) => (await h.catch(() => null))?.close()));
+    await Promise.all(handles.map(async (h) => (await h.catch(() => null))?.fh.close()));
   }
 
-  private shard(id: number): Promise<FileHandle> {
+  /** The open shard file and its size (a bad offset is then reported without trying to read or allocate it). */
+  private shard(id: number): Promise<{ fh: FileHandle; size: number }> {
     let handle = this.shards.get(id);
     if (!handle) {
       const file = dataFile(this.prefix, id, this.numShards);
-      handle = openFile(file, 'r').catch((err) => {
+      handle = (async () => {
+        const fh = await openFile(file, 'r');
+        try {
+          return { fh, size: (await fh.stat()).size };
+        } catch (err) {
+          await fh.close();
+          throw err;
+        }
+      })().catch((err) => {
         this.shards.delete(id);
         throw fileError(err, file, 'checkpoint data shard');
       });
@@ -185,8 +194,8 @@ export class CheckpointReader {
   }
 
   private async fetchPayload(name: string, entry: DecodedEntry): Promise<Uint8Array> {
-    const fh = await this.shard(entry.shardId);
-    const bytes = await readExactly(fh, entry.offset, entry.size);
+    const { fh, size } = await this.shard(entry.shardId);
+    const bytes = entry.offset + entry.size <= size ? await readExactly(fh, entry.offset, entry.size) : null;
     if (!bytes) {
       const file = dataFile(this.prefix, entry.shardId, this.numShards);
       throw new CheckpointError(
