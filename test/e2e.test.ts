@@ -37,7 +37,7 @@ test('thaw run on the demo pipeline: every stage checkpointed, TensorFlow lists 
   const modelDir = path.join(dir, 'run');
   assert.match(run.stdout, new RegExp(`loss curve:\\s+${path.join(modelDir, 'loss.svg')}`));
 
-  const ends = { pretrain: 150, head: 210, upper_half: 270, all: 330 };
+  const ends = { pretrain: 100, head: 140, upper_half: 180, all: 220 };
   const prefixes = Object.values(ends).map((n) => path.join(modelDir, 'models', `model.ckpt-${n}`));
   const spec = path.join(dir, 'spec.json');
   writeFileSync(spec, JSON.stringify({ prefixes, latest: [path.join(modelDir, 'models')] }));

@@ -267,8 +267,19 @@ class PipelineRun {
       backend: this.plan.backend,
       pipelineHash: this.plan.hash,
       baseDir: dirname(this.plan.source_file),
-      keepCheckpoints: restoreFrom ? [startIteration] : [],
+      keepCheckpoints: this.keptIterations(stage, restoreFrom ? startIteration : null),
     };
+  }
+
+  /** Retention must keep the final checkpoint of every earlier stage in this folder, and the one we restore from. */
+  private keptIterations(stage: StagePlan, restoredIteration: number | null): number[] {
+    const folder = stage.checkpoint_dir ?? this.plan.model_dir;
+    const kept = restoredIteration === null ? [] : [restoredIteration];
+    for (const s of this.plan.stages) {
+      const summary = this.stages.get(s.name)!.summary;
+      if (summary && (s.checkpoint_dir ?? this.plan.model_dir) === folder) kept.push(summary.endIteration);
+    }
+    return [...new Set(kept)].sort((a, b) => a - b);
   }
 
   private async edit(edit: StageEdit): Promise<PipelineStatus> {
