@@ -33,7 +33,10 @@ function childEntry(): string {
 
 /** Node flags the child needs to load the entry the way this process loads its code (tsx), minus test-runner flags. */
 function childExecArgv(): string[] {
-  return process.execArgv.filter((a) => !a.startsWith('--test'));
+  const args = process.execArgv.filter((a) => !a.startsWith('--test'));
+  // bin/thaw.js loads sources with require('tsx/cjs'), which leaves no flag behind: give the child the same loader.
+  const loadsTs = args.some((a) => a.includes('tsx'));
+  return childEntry().endsWith('.ts') && !loadsTs ? [...args, '--require', require.resolve('tsx/cjs')] : args;
 }
 
 export function runStage(req: StageRunRequest, opts: RunStageOptions = {}): Promise<StageResult> {
