@@ -1,6 +1,6 @@
 /** `thaw status <run> [--json]`: where a pipeline run is: stage states, iteration, loss, ETA, or its result. */
 import { openCluster } from '../../client/cluster';
-import { formatDuration, statusLines, summaryTable } from '../../client/format';
+import { statusLines, summaryTable } from '../../client/format';
 import { runIdOf, viewRun } from '../../client/runs';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
@@ -28,7 +28,6 @@ export const statusCommand: Command = {
         if (view.result.lossCurve) console.log(`loss curve: ${view.result.lossCurve}`);
       }
       if (view.failure) console.log(`failure: ${view.failure}`);
-      if (view.status?.etaSeconds) console.log(`ETA ${formatDuration(view.status.etaSeconds)}`);
       return view.execution === 'RUNNING' || view.execution === 'COMPLETED' ? 0 : 1;
     } finally {
       await cluster.close();
