@@ -10,6 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { isUserError } from '../lib/errors';
 import type { TrainingSettings } from '../lib/pipeline/plan';
 import { backendPresent, loadBackend, requestedBackend } from '../lib/training/backend';
+import { segmentationLoss } from '../lib/training/engine/losses';
+import { nativeKernels } from '../lib/training/engine/native-kernels';
 import { TfjsLayerOps } from '../lib/training/engine/tfjs-ops';
 import { initialValue } from '../lib/training/init';
 import { getNetwork, listNetworks, type NetworkDefinition } from '../lib/training/networks';
@@ -143,5 +145,37 @@ test('backend choice: THAW_BACKEND overrides the pipeline; absent or unknown bac
     const auto = await loadBackend('auto', (l) => logs.push(l));
     assert.equal(auto.name, backendPresent('tensorflow-gpu') ? 'tensorflow-gpu' : 'tensorflow');
     assert.match(logs[0], /training backend: tensorflow/);
+  }
+});
+
+test('native fused kernels (batch norm, ReLU) give the same loss, gradients and statistics as plain tfjs ops', { skip: !backendPresent('tensorflow') }, async () => {
+  const { tf: ntf } = await loadBackend('tensorflow');
+  const kernels = nativeKernels(ntf);
+  assert.ok(kernels, 'native kernels available on the tensorflow backend');
+  for (const [name, params, spatial] of [['toynet', { features: 3 }, [6, 6]], ['unet', { dims: 3, base_features: 2, depth: 1 }, [4, 4, 4]]] as const) {
+    const net = getNetwork(name);
+    const p = net.resolveParams(params);
+    const vars = new Map<string, tf.Variable>();
+    for (const spec of net.variables(params)) vars.set(spec.name, ntf.variable(ntf.tensor(initialValue(spec, 2, SETTINGS), spec.shape)));
+    const x = ntf.randomNormal([2, ...spatial, 1], 0, 1, 'float32', 5);
+    const labels = ntf.tensor(Array.from({ length: 2 * spatial.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0), [2, ...spatial], 'int32');
+    const trainable = [...vars].filter(([n]) => !/moving/.test(n)).map(([, v]) => v);
+    const run = (k: typeof kernels | null) => {
+      const ops = new TfjsLayerOps(ntf, p.dims, vars, { training: true, frozenLayers: new Set() }, k);
+      const { value, grads } = ntf.variableGrads(() => segmentationLoss(ntf, 'dice_plus_xent', net.forward(ops, x, params), labels), trainable);
+      const stats = Object.fromEntries([...ops.bnUpdates].map(([n, t]) => [n, Array.from(t.dataSync())]));
+      return { loss: value.dataSync()[0], grads: Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, Array.from(g.dataSync())])), stats };
+    };
+    const fused = run(kernels);
+    const plain = run(null);
+    assert.ok(Math.abs(fused.loss - plain.loss) < 1e-5, `${name} loss ${fused.loss} vs ${plain.loss}`);
+    for (const [n, g] of Object.entries(plain.grads)) {
+      const d = Math.max(...g.map((v, i) => Math.abs(v - fused.grads[n][i])));
+      assert.ok(d < 1e-4, `${name} grad ${n}: max diff ${d}`);
+    }
+    for (const [n, s] of Object.entries(plain.stats)) {
+      const d = Math.max(...s.map((v, i) => Math.abs(v - fused.stats[n][i])));
+      assert.ok(d < 1e-5, `${name} ${n}: max diff ${d}`);
+    }
   }
 });

@@ -6,6 +6,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { Tf } from '../backend';
 import type { ConvOptions, LayerOps } from '../networks/types';
+import type { NativeKernels } from './native-kernels';
 
 type Tensor = tfTypes.Tensor;
 type Variable = tfTypes.Variable;
@@ -28,6 +29,8 @@ export class TfjsLayerOps implements LayerOps<Tensor> {
     readonly dims: 2 | 3,
     private readonly vars: Map<string, Variable>,
     private readonly mode: ForwardMode,
+    /** Fused native kernels (tfjs-node), or null for plain tfjs ops. */
+    private readonly kernels: NativeKernels | null = null,
   ) {}
 
   private v(name: string): Variable {
@@ -91,12 +94,26 @@ export class TfjsLayerOps implements LayerOps<Tensor> {
     if (!this.mode.training || this.mode.frozenLayers.has(layer)) {
       return this.normalise(x, movingMean, movingVar, beta, gamma);
     }
+    if (this.kernels) {
+      const { y, mean, variance } = this.kernels.batchNormTraining(x, gamma, beta, BN_EPSILON);
+      this.recordMovingUpdates(scope, mean, variance);
+      tf.dispose([mean, variance]);
+      return y;
+    }
     const { mean, variance } = tf.moments(x, [0, ...this.spatialAxes()]);
+    this.recordMovingUpdates(scope, mean, variance);
+    return this.normalise(x, mean, variance, beta, gamma);
+  }
+
+  /** moving = moving · decay + batch · (1 - decay), kept for the trainer to assign after the step. */
+  private recordMovingUpdates(scope: string, mean: Tensor, variance: Tensor): void {
+    const tf = this.tf;
     const decay = tf.scalar(BN_MOVING_DECAY);
     const keepFraction = tf.scalar(1 - BN_MOVING_DECAY);
-    this.bnUpdates.set(`${scope}/moving_mean`, tf.keep(movingMean.mul(decay).add(mean.mul(keepFraction))));
-    this.bnUpdates.set(`${scope}/moving_variance`, tf.keep(movingVar.mul(decay).add(variance.mul(keepFraction))));
-    return this.normalise(x, mean, variance, beta, gamma);
+    for (const [name, batch] of [['moving_mean', mean], ['moving_variance', variance]] as const) {
+      const moving = this.v(`${scope}/${name}`);
+      this.bnUpdates.set(`${scope}/${name}`, tf.keep(moving.mul(decay).add(batch.mul(keepFraction))));
+    }
   }
 
   /** (x - mean) / sqrt(variance + ε) · γ + β with plain ops (tf.batchNorm's gradient is limited to rank 4). */
@@ -107,7 +124,7 @@ export class TfjsLayerOps implements LayerOps<Tensor> {
   }
 
   relu(x: Tensor): Tensor {
-    return this.tf.relu(x);
+    return this.kernels ? this.kernels.relu(x) : this.tf.relu(x);
   }
 
   add(a: Tensor, b: Tensor): Tensor {

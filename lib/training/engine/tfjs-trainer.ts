@@ -12,6 +12,7 @@ import { GLOBAL_STEP } from '../optimizers/slot-names';
 import { buildStageGraph, findResumePoint, loadStartValues, type StageGraph } from '../stage-setup';
 import type { StageProgress, StageResult, StageRunRequest, StageSidecar } from '../types';
 import { segmentationLoss } from './losses';
+import { nativeKernels } from './native-kernels';
 import { TfjsLayerOps } from './tfjs-ops';
 
 type Variable = tfTypes.Variable;
@@ -73,6 +74,7 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
   values.clear();
   const trainedVars = graph.trained.map((v) => vars.get(v.name)!);
   const optimizer = makeOptimizer(tf, vars, req.settings);
+  const kernels = nativeKernels(tf);
   const batchSize = req.settings.batch_size;
 
   let iteration = resume?.iteration ?? req.startIteration;
@@ -99,7 +101,7 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
 
   const step = (): number => {
     const batch = data.batch(iteration, batchSize);
-    const ops = new TfjsLayerOps(tf, graph.params.dims, vars, { training: true, frozenLayers: graph.frozenLayers });
+    const ops = new TfjsLayerOps(tf, graph.params.dims, vars, { training: true, frozenLayers: graph.frozenLayers }, kernels);
     let loss = NaN;
     tf.tidy(() => {
       const x = tf.tensor(batch.images, batch.shape, 'float32');
