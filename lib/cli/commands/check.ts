@@ -7,7 +7,7 @@ import { isUserError } from '../../errors';
 import { loadPipeline } from '../../pipeline/load';
 import { formatProblem, type PipelineProblem } from '../../pipeline/problems';
 import { preflight, type PreflightReport, type StageReport } from '../../selection/preflight';
-import type { Problem } from '../../selection/problems';
+import { plural, type Problem } from '../../selection/problems';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 import { formatTable } from './vars';
 
@@ -48,7 +48,7 @@ function stageDetails(s: StageReport): string {
 function slotsNote(s: StageReport): string | null {
   const n = s.selection.slotsInitialised.length;
   if (n === 0) return null;
-  return `stage ${s.name}: ${n} optimizer slot${n === 1 ? '' : 's'} initialised to zero because the checkpoint it starts from has none (their variables were frozen there)`;
+  return `stage ${s.name}: ${plural(n, 'optimizer slot')} initialised to zero because the checkpoint it starts from has none (their variables were frozen there)`;
 }
 
 export function formatReport(file: string, report: PreflightReport, verbose: boolean): string {
@@ -58,11 +58,10 @@ export function formatReport(file: string, report: PreflightReport, verbose: boo
   if (verbose) out.push(...report.stages.map(stageDetails));
   for (const w of report.warnings) out.push(`warning: ${w.message}`);
   for (const e of report.errors) out.push(`error: ${e.message}`);
-  const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   out.push(
     report.ok
-      ? `${file}: runnable (${count(report.stages.length, 'stage')}, ${count(report.warnings.length, 'warning')})`
-      : `${file}: NOT runnable (${count(report.errors.length, 'error')}, ${count(report.warnings.length, 'warning')})`,
+      ? `${file}: runnable (${plural(report.stages.length, 'stage')}, ${plural(report.warnings.length, 'warning')})`
+      : `${file}: NOT runnable (${plural(report.errors.length, 'error')}, ${plural(report.warnings.length, 'warning')})`,
   );
   return out.join('\n\n');
 }
