@@ -299,6 +299,18 @@ describe('freeze patterns', () => {
   });
 });
 
+describe('a hostile pattern in a pipeline', () => {
+  it('ends in a PatternError problem within the time bound instead of hanging preflight', async () => {
+    const report = await check(`
+  - name: s
+    iterations: 10
+    vars_to_freeze: '^(.*)*x$'`);
+    const problem = only(report.errors, 'PatternError');
+    assert.equal(problem.field, 'stages[0].vars_to_freeze[0]');
+    assert.match(problem.message, /took longer than 1000 ms .*a repeat nested in another repeat backtracks catastrophically \(position 3\)/);
+  });
+});
+
 describe('a first stage from scratch', () => {
   it('restores nothing, freezes only what vars_to_freeze names, and warns about both', async () => {
     const report = await check(`
