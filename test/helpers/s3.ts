@@ -1,0 +1,98 @@
+/**
+ * A real S3-compatible server for a test: `moto_server` (PyPI moto, from .venv) on a free loopback port, with
+ * credential checking on (an IAM user with s3:* and its key, made by test/python/moto_setup.py) and the named
+ * buckets created. Stopped when the test ends. `pause()`/`resume()` freeze the server process (SIGSTOP/SIGCONT): a
+ * store that stops answering in the middle of an upload, with its data kept.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { freePort } from '../../lib/server/free-port';
+import { REPO_ROOT, runPython } from './python';
+
+export interface TestS3 {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Environment that points thaw (and any child process) at this server with valid credentials. */
+  env: Record<string, string>;
+  pause(): void;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+export function motoServerPath(): string {
+  return path.join(REPO_ROOT, '.venv', 'bin', 'moto_server');
+}
+
+async function waitUntilUp(endpoint: string, child: { exitCode: number | null }, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}: ${stderr()}`);
+    try {
+      await fetch(`${endpoint}/moto-api/`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`moto_server did not answer on ${endpoint} within 30 s: ${stderr()}`);
+}
+
+export async function startMotoServer(buckets: string[]): Promise<TestS3> {
+  if (!existsSync(motoServerPath())) throw new Error(`${motoServerPath()} is missing: run .venv/bin/pip install -r requirements.txt`);
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const child = spawn(motoServerPath(), ['-H', '127.0.0.1', '-p', String(port)], {
+    // The first three requests (creating the IAM user, its policy and key) pass unauthenticated; all later ones are checked.
+    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: '3' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  try {
+    await waitUntilUp(endpoint, child, () => stderr);
+    const keys = JSON.parse(await runPython('moto_setup.py', [endpoint, ...buckets])) as { accessKeyId: string; secretAccessKey: string };
+    return {
+      endpoint,
+      ...keys,
+      env: {
+        AWS_ENDPOINT_URL_S3: endpoint,
+        AWS_ACCESS_KEY_ID: keys.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+        AWS_REGION: 'us-east-1',
+      },
+      pause: () => child.kill('SIGSTOP'),
+      resume: () => child.kill('SIGCONT'),
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Starts moto for test `t`, points this process' environment at it, and undoes both when the test ends. */
+export async function useMotoServer(t: TestContext, buckets: string[]): Promise<TestS3> {
+  const s3 = await startMotoServer(buckets);
+  const saved = Object.fromEntries(Object.keys(s3.env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, s3.env);
+  t.after(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await s3.stop();
+  });
+  return s3;
+}

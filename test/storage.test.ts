@@ -1,0 +1,206 @@
+/** lib/storage against a real S3-compatible server (moto on loopback) and the local disk. */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'node:test';
+import {
+  checkStorage, joinLocation, dirnameOf, basenameOf, relativeTo, resolveIn, ReadCache, S3Storage, storageFor, StorageError,
+  type Storage,
+} from '../lib/storage';
+import { useMotoServer } from './helpers/s3';
+
+const BUCKET = 'thaw-storage-test';
+
+function tempDir(t: test.TestContext): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'thaw-storage-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Sets environment variables for the rest of test `t`. */
+function setEnv(t: test.TestContext, vars: Record<string, string | undefined>): void {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, value] of Object.entries(v)) {
+      if (value === undefined) delete process.env[k];
+      else process.env[k] = value;
+    }
+  };
+  apply(vars);
+  t.after(() => apply(saved));
+}
+
+async function stageAndPublish(storage: Storage, file: string, bytes: Uint8Array, chunk = 1 << 20): Promise<void> {
+  const staged = await storage.stage(file, async (sink) => {
+    for (let i = 0; i < bytes.length; i += chunk) await sink.write(bytes.subarray(i, i + chunk));
+  });
+  await staged.publish();
+}
+
+/** The same behaviour from both backends. */
+async function exerciseStorage(t: test.TestContext, root: string): Promise<void> {
+  const storage = storageFor(root);
+  const dir = joinLocation(root, 'models');
+  await storage.ensureDir(dir);
+  assert.deepEqual(await storage.list(joinLocation(root, 'nothing-here')), []);
+  assert.equal(await storage.stat(joinLocation(dir, 'missing')), null);
+  await assert.rejects(storage.readFile(joinLocation(dir, 'missing')), { code: 'ENOENT' });
+
+  const data = randomBytes(3 << 20);
+  await stageAndPublish(storage, joinLocation(dir, 'a.data'), data);
+  await storage.writeAtomic(joinLocation(dir, 'state'), Buffer.from('one'));
+  await storage.writeAtomic(joinLocation(dir, 'state'), Buffer.from('two'));
+  assert.deepEqual((await storage.list(dir)).sort(), ['a.data', 'state']);
+  assert.equal((await storage.stat(joinLocation(dir, 'a.data')))?.size, data.length);
+  assert.equal((await storage.readFile(joinLocation(dir, 'state'))).toString(), 'two');
+
+  const source = await storage.open(joinLocation(dir, 'a.data'));
+  try {
+    assert.equal(source.size, data.length);
+    assert.deepEqual(Buffer.from((await source.read(12345, 1000))!), data.subarray(12345, 13345));
+    assert.equal(await source.read(data.length - 10, 20), null, 'a read past the end is null');
+  } finally {
+    await source.close();
+  }
+
+  const discarded = await storage.stage(joinLocation(dir, 'b.data'), (sink) => sink.write(Buffer.from('x')));
+  await discarded.discard();
+  await storage.remove(joinLocation(dir, 'a.data'));
+  await storage.remove(joinLocation(dir, 'a.data')); // a missing file is fine
+  assert.deepEqual(await storage.list(dir), ['state']);
+  t.diagnostic(`${storage.description}: ok`);
+}
+
+test('locations: join, split and resolve local paths and s3 URLs alike', () => {
+  assert.equal(joinLocation('s3://b/run/', 'models', 'model.ckpt-1'), 's3://b/run/models/model.ckpt-1');
+  assert.equal(joinLocation('s3://b', 'x'), 's3://b/x');
+  assert.equal(dirnameOf('s3://b/run/models/model.ckpt-1'), 's3://b/run/models');
+  assert.equal(dirnameOf('s3://b/top'), 's3://b');
+  assert.equal(basenameOf('s3://b/run/models/model.ckpt-1'), 'model.ckpt-1');
+  assert.equal(resolveIn('s3://b/run/models', 'model.ckpt-5'), 's3://b/run/models/model.ckpt-5');
+  assert.equal(resolveIn('s3://b/run/models', 's3://other/x'), 's3://other/x');
+  assert.equal(relativeTo('s3://b/run/models', 's3://b/run/models/model.ckpt-5'), 'model.ckpt-5');
+  assert.equal(relativeTo('s3://b/run/models', 's3://c/model.ckpt-5'), 's3://c/model.ckpt-5');
+  assert.equal(joinLocation('/tmp/run', 'models'), path.join('/tmp/run', 'models'));
+  assert.equal(resolveIn('/tmp/run/models', 'model.ckpt-5'), '/tmp/run/models/model.ckpt-5');
+});
+
+test('local storage: write, read, list, ranged reads, remove', async (t) => {
+  await exerciseStorage(t, tempDir(t));
+});
+
+test('S3 storage against a moto server', async (t) => {
+  const s3 = await useMotoServer(t, [BUCKET]);
+  setEnv(t, { THAW_CACHE_DIR: tempDir(t), THAW_CACHE_MAX_BYTES: undefined, THAW_S3_PART_SIZE: String(5 << 20) });
+
+  await t.test('write, read, list, ranged reads, remove', async (t) => {
+    await exerciseStorage(t, `s3://${BUCKET}/basic`);
+  });
+
+  await t.test('large objects go up in parts and are verified against the multipart ETag', async () => {
+    const storage = storageFor(`s3://${BUCKET}`) as S3Storage;
+    const file = `s3://${BUCKET}/multipart/big.data`;
+    const data = randomBytes(12 << 20);
+    const before = storage.traffic.putRequests;
+    await stageAndPublish(storage, file, data, 3 << 20);
+    assert.equal(storage.traffic.putRequests - before, 3, '12 MiB in 5 MiB parts is three part uploads');
+    assert.deepEqual(await storage.readFile(file), data);
+  });
+
+  await t.test('a ranged read fetches only the bytes asked for', async () => {
+    const storage = storageFor(`s3://${BUCKET}`) as S3Storage;
+    const file = `s3://${BUCKET}/ranged/big.data`;
+    const data = randomBytes(8 << 20);
+    await stageAndPublish(storage, file, data);
+    const source = await storage.open(file);
+    const before = { ...storage.traffic };
+    const slice = await source.read(5_000_000, 4096);
+    await source.close();
+    assert.deepEqual(Buffer.from(slice!), data.subarray(5_000_000, 5_004_096));
+    assert.equal(storage.traffic.getRequests - before.getRequests, 1);
+    assert.equal(storage.traffic.bytesDownloaded - before.bytesDownloaded, 4096);
+  });
+
+  await t.test('whole reads go through the local cache, bounded by bytes and evicted least recently used first', async (t) => {
+    const cacheDir = tempDir(t);
+    setEnv(t, { THAW_CACHE_DIR: cacheDir, THAW_CACHE_MAX_BYTES: String(5 << 20) });
+    const storage = storageFor(`s3://${BUCKET}`) as S3Storage;
+    const files = ['one', 'two', 'three'].map((n) => `s3://${BUCKET}/cached/${n}.data`);
+    const payloads = files.map(() => randomBytes(2 << 20));
+    for (let i = 0; i < files.length; i++) await stageAndPublish(storage, files[i], payloads[i]);
+
+    const readWhole = async (i: number) => {
+      const source = await storage.open(files[i]);
+      await source.willReadAll();
+      const bytes = await source.read(0, source.size);
+      await source.close();
+      assert.deepEqual(Buffer.from(bytes!), payloads[i]);
+    };
+    await readWhole(0);
+    const afterFirst = storage.traffic.bytesDownloaded;
+    await readWhole(0);
+    assert.equal(storage.traffic.bytesDownloaded, afterFirst, 'the second read is served from the cache');
+    await readWhole(1);
+    await readWhole(2); // 6 MiB would exceed the 5 MiB limit: the least recently used (one) goes
+    assert.equal(readdirSync(cacheDir).length, 2);
+    assert.ok((await new ReadCache(cacheDir, 5 << 20).usage()) <= 5 << 20);
+    const beforeOne = storage.traffic.bytesDownloaded;
+    await readWhole(0);
+    assert.equal(storage.traffic.bytesDownloaded - beforeOne, 2 << 20, 'an evicted object is fetched again');
+  });
+
+  await t.test('an object replaced after open is never read mixed', async () => {
+    const storage = storageFor(`s3://${BUCKET}`);
+    const file = `s3://${BUCKET}/replaced/x.data`;
+    await stageAndPublish(storage, file, randomBytes(1000));
+    const source = await storage.open(file);
+    await stageAndPublish(storage, file, randomBytes(1000));
+    await assert.rejects(source.read(0, 10), /changed while it was being read/);
+    await source.close();
+  });
+
+  await t.test('an upload that the store stops answering fails, and leaves no object behind', async (t) => {
+    setEnv(t, { THAW_S3_TIMEOUT_MS: '1500', AWS_MAX_ATTEMPTS: '1' });
+    const storage = storageFor(`s3://${BUCKET}`);
+    const file = `s3://${BUCKET}/interrupted/big.data`;
+    await assert.rejects(storage.stage(file, async (sink) => {
+      await sink.write(randomBytes(5 << 20)); // first part goes up
+      s3.pause();
+      await sink.write(randomBytes(5 << 20)); // second part: the server no longer answers
+    }));
+    s3.resume();
+    assert.equal(await storage.stat(file), null);
+  });
+
+  await t.test('bad credentials: a StorageError naming the URL and the fix', async (t) => {
+    setEnv(t, { AWS_SECRET_ACCESS_KEY: 'not-the-secret' });
+    const url = `s3://${BUCKET}/run`;
+    await assert.rejects(checkStorage(url), (err: unknown) => {
+      assert.ok(err instanceof StorageError);
+      assert.equal(err.type, 'StorageError');
+      assert.match(err.message, new RegExp(`${url}.*refused the S3 credentials \\(SignatureDoesNotMatch\\)`));
+      assert.match(err.details.fix!, /AWS_ACCESS_KEY_ID/);
+      return true;
+    });
+    setEnv(t, { AWS_ACCESS_KEY_ID: 'AKIANOSUCHKEY0000000' });
+    await assert.rejects(checkStorage(url), /InvalidAccessKeyId/);
+  });
+
+  await t.test('a missing bucket: a StorageError naming the bucket and the fix', async () => {
+    const url = 's3://no-such-bucket-here/run';
+    await assert.rejects(checkStorage(url), (err: unknown) => {
+      assert.ok(err instanceof StorageError);
+      assert.match(err.message, /bucket "no-such-bucket-here" does not exist on S3 endpoint http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(err.details.fix!, /aws s3 mb s3:\/\/no-such-bucket-here/);
+      return true;
+    });
+    await assert.rejects(storageFor(url).list(url), StorageError);
+  });
+
+  await t.test('check passes on a usable bucket and leaves nothing behind', async () => {
+    await checkStorage(`s3://${BUCKET}/checked`);
+    assert.deepEqual(await storageFor(`s3://${BUCKET}`).list(`s3://${BUCKET}/checked`), []);
+  });
+});
