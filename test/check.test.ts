@@ -74,6 +74,9 @@ const PIPELINES: Record<string, string> = {
   - name: finetune
     iterations: 20
     vars_to_restore: '^((?!(Adam)).)*$'`,
+  unknownNetwork: `name: unknown${PIPELINE_HEAD.replace('name: toynet', 'name: toynett')}
+  - name: s
+    iterations: 5`,
   schema: `name: broken${PIPELINE_HEAD}
   - name: finetune
     iterations: -3`,
@@ -169,6 +172,14 @@ describe('thaw check', () => {
     const report = JSON.parse(printed) as PreflightReport;
     assert.equal(report.ok, false);
     assert.deepEqual(report.errors.map((e) => [e.code, e.field]), [['PipelineError', 'stages[0].iterations']]);
+  });
+
+  it('an unknown network is one error naming the file, the field and the known networks', async () => {
+    const { code, printed } = await inProcess(file('unknownNetwork'));
+    assert.equal(code, 1);
+    // The registry's message (its list of networks grows); the file and field prefix are preflight's.
+    assert.ok(printed.startsWith(`error: ${file('unknownNetwork')}: network.name: unknown network "toynett"\n  Fix: use one of toynet, `), printed);
+    assert.ok(printed.endsWith(`\n\n${file('unknownNetwork')}: NOT runnable (1 error, 0 warnings)`), printed);
   });
 
   it('usage errors exit 2', async () => {

@@ -231,7 +231,7 @@ describe('a first stage from an existing checkpoint', () => {
     const models = path.join(dir, 'run', 'models');
     assert.equal(
       problem.message,
-      `starting_iter 200: checkpoint ${path.join(models, 'model.ckpt-200')} does not exist (or is incomplete); iterations present in ${models}: ${ITERATION}\n` +
+      `${pipelineFile}: starting_iter 200: checkpoint ${path.join(models, 'model.ckpt-200')} does not exist (or is incomplete); iterations present in ${models}: ${ITERATION}\n` +
         '  Fix: set starting_iter to an existing iteration, -1 for the latest, or 0',
     );
   });

@@ -10,7 +10,8 @@ import type { PatternMatch, SelectionResult } from './select';
 
 /** Where a stage's starting checkpoint comes from. */
 export type StageSource =
-  | { kind: 'scratch'; reason: string }
+  /** startFailed: a starting checkpoint was wanted but is missing (reported already; its stages are checked as if from scratch). */
+  | { kind: 'scratch'; reason: string; startFailed: boolean }
   | { kind: 'checkpoint'; prefix: string }
   | { kind: 'parent'; stage: string; prefix: string; data: unknown };
 
@@ -80,6 +81,8 @@ export function checkStage(ctx: StageContext, result: SelectionResult): StagePro
   const trainable = ctx.network.filter((v) => v.trainable);
   if (trainable.length > 0 && result.selection.trained.length === 0) errors.push(nothingToTrain(result, trainable.length, make, field));
 
+  // Without the starting checkpoint a root's selection is a guess: only the errors that do not depend on it count.
+  if (ctx.source.kind === 'scratch' && ctx.source.startFailed) return { errors, warnings: [] };
   if (ctx.source.kind === 'scratch' && stage.vars_to_restore !== null && stage.vars_to_restore.length > 0) {
     warnings.push(make('RestoreIgnored', field('vars_to_restore'), `vars_to_restore is given, but the stage starts from scratch (${ctx.source.reason}), so nothing is restored`,
       'set starting_iter to the iteration of a checkpoint (or -1 for the latest), or remove vars_to_restore'));

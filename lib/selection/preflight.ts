@@ -50,7 +50,9 @@ const defaultDeps: PreflightDeps = {
 function userProblem(err: unknown, file: string, code: string, field: string): Problem {
   if (!isUserError(err)) throw err;
   const fix = err.details.fix ?? 'see the message';
-  return { ...problem({ code, file, stage: undefined, field, text: err.message, fix }), message: `${err.message}\n  Fix: ${fix}` };
+  // Checkpoint messages start with the field already ("starting_iter 7: ..."); network ones do not.
+  const text = err.message.startsWith(field.split('.')[0]) ? err.message : `${field}: ${err.message}`;
+  return { ...problem({ code, file, stage: undefined, field, text: err.message, fix }), message: `${file}: ${text}\n  Fix: ${fix}` };
 }
 
 interface Start {
@@ -59,6 +61,8 @@ interface Start {
   variables: CheckpointVariable[] | null;
   /** Why there is no starting checkpoint (when prefix is null). */
   scratchReason: string;
+  /** The starting checkpoint was wanted but is missing or unreadable (already an error). */
+  failed: boolean;
 }
 
 async function startingPoint(plan: Plan, deps: PreflightDeps, errors: Problem[]): Promise<Start> {
@@ -68,17 +72,17 @@ async function startingPoint(plan: Plan, deps: PreflightDeps, errors: Problem[])
     resolved = await deps.resolveStartingCheckpoint(plan.model_dir, plan.starting_iter);
   } catch (err) {
     errors.push(userProblem(err, file, 'StartingCheckpoint', 'starting_iter'));
-    return { iteration: 0, prefix: null, variables: null, scratchReason: 'its starting checkpoint is missing' };
+    return { iteration: 0, prefix: null, variables: null, scratchReason: 'its starting checkpoint is missing', failed: true };
   }
   if (!resolved) {
     const reason = plan.starting_iter === 0 ? 'starting_iter: 0' : `starting_iter: -1 and ${plan.model_dir} holds no valid checkpoint yet`;
-    return { iteration: 0, prefix: null, variables: null, scratchReason: reason };
+    return { iteration: 0, prefix: null, variables: null, scratchReason: reason, failed: false };
   }
   try {
-    return { ...resolved, variables: await deps.listVariables(resolved.prefix), scratchReason: '' };
+    return { ...resolved, variables: await deps.listVariables(resolved.prefix), scratchReason: '', failed: false };
   } catch (err) {
     errors.push(userProblem(err, file, 'StartingCheckpoint', 'starting_iter'));
-    return { iteration: resolved.iteration, prefix: null, variables: null, scratchReason: 'its starting checkpoint cannot be read' };
+    return { iteration: resolved.iteration, prefix: null, variables: null, scratchReason: 'its starting checkpoint cannot be read', failed: true };
   }
 }
 
@@ -100,7 +104,7 @@ export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): 
   try {
     network = d.networkVariables(plan.network, plan);
   } catch (err) {
-    errors.push(userProblem(err, file, 'Network', 'network'));
+    errors.push(userProblem(err, file, 'Network', (err as { details?: { field?: string } }).details?.field ?? 'network'));
     return { ok: false, errors, warnings, stages: [] };
   }
   const start = await startingPoint(plan, d, errors);
@@ -114,7 +118,7 @@ export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): 
       ? { kind: 'parent', stage: parent.report.name, prefix: finalPrefix(parent), data: parent.data }
       : start.prefix !== null
         ? { kind: 'checkpoint', prefix: start.prefix }
-        : { kind: 'scratch', reason: start.scratchReason };
+        : { kind: 'scratch', reason: start.scratchReason, startFailed: start.failed };
     const result = selectVariables({
       stage,
       stageIndex,
