@@ -92,6 +92,18 @@ test('a training process killed with SIGKILL fails retryably, and resuming ends 
   await assertIdentical(whole.checkpoint, resumed.checkpoint);
 });
 
+test('SIGTERM to the training process checkpoints at the current iteration and returns stopped', async () => {
+  const dir = tempDir('sigterm');
+  let pid = 0;
+  const result = await runStage(stageRequest({ modelDir: dir, end: 50, size: [8, 8], settings: { save_every_n: 100 } }), {
+    ...quiet, onStart: (p) => (pid = p), onProgress: (p) => p.iteration === 2 && process.kill(pid, 'SIGTERM'),
+  });
+  assert.equal(result.stopped, true);
+  assert.ok(result.reachedIteration >= 2 && result.reachedIteration < 50);
+  assert.equal(path.basename(result.checkpoint), `model.ckpt-${result.reachedIteration}`);
+  assert.equal(((await readSidecar(result.checkpoint)) as { iteration: number }).iteration, result.reachedIteration);
+});
+
 test('frozen variables (and their batch-norm statistics) stay bit-identical; trained ones change', async () => {
   const dir = tempDir('freeze');
   const parent = await runStage(stageRequest({ modelDir: dir, stage: 'pretrain', end: 4 }), quiet);

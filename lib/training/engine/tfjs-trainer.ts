@@ -142,10 +142,9 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
       hooks.onProgress?.({ stage: req.stage, iteration, loss: lastLoss, itPerSec, checkpoint });
       await new Promise((resolve) => setImmediate(resolve)); // let stop requests (IPC, signals) in
     }
-    if (stopped && lastCheckpoint !== checkpointPrefix(req.modelDir, iteration)) {
-      await save();
-      log(`stage ${req.stage}: stopped at iteration ${iteration}, checkpoint ${lastCheckpoint}`);
-    }
+    // A stop between checkpoints saves where it is; a stage with nothing left to run still leaves its checkpoint.
+    if (lastCheckpoint !== checkpointPrefix(req.modelDir, iteration)) await save();
+    if (stopped) log(`stage ${req.stage}: stopped at iteration ${iteration}, checkpoint ${lastCheckpoint}`);
   } finally {
     metrics.close();
     for (const v of vars.values()) v.dispose();
