@@ -58,7 +58,8 @@ export const varsCommand: Command = {
     let vars = await listVariables(positionals[0]);
     if (values.match !== undefined) {
       const pattern = compilePattern(values.match, { field: '--match' });
-      vars = vars.filter((v) => pattern.test(v.name));
+      const selected = new Set(pattern.filter(vars.map((v) => v.name)));
+      vars = vars.filter((v) => selected.has(v.name));
     }
     const text = values.json ? variablesJson(vars) : variablesTable(vars);
     if (values.output === undefined) {
