@@ -17,7 +17,10 @@ export type TrainStageRequest = StageRunRequest;
 export type TrainStageResult = StageResult & { attempt: number };
 
 export interface TrainStageOptions {
-  /** Minimum time between two progress signals to the workflow. Default 3 s. */
+  /**
+   * Minimum time between two progress signals to the workflow (default 3 s). Long stages stretch it (up to a minute,
+   * 1/200 of the time spent so far) so that a stage of days adds a few thousand history events, not a hundred thousand.
+   */
   progressIntervalMs?: number;
   /** Where the trainer's log lines go (default: stderr). `thaw run` prints them above its progress bars. */
   onTrainingLog?: (line: string) => void;
@@ -57,10 +60,14 @@ function heartbeatEveryMs(ctx: Context): number {
   return Math.min(5_000, timeout / 3);
 }
 
-/** Heartbeats every progress event (the SDK throttles them) and signals the workflow at most every `intervalMs`. */
+/**
+ * Heartbeats every progress event (the SDK throttles them) and signals the workflow now and then; the latest
+ * checkpoint rides along with the next signal.
+ */
 class ProgressReporter {
   latest: StageProgress | undefined;
   private lastSent = 0;
+  private readonly startedAt = Date.now();
   private sending: Promise<void> = Promise.resolve();
 
   constructor(
@@ -73,7 +80,8 @@ class ProgressReporter {
     this.latest = latest;
     this.ctx.heartbeat(latest);
     const now = Date.now();
-    if (now - this.lastSent >= this.intervalMs || p.checkpoint) {
+    const interval = Math.min(60_000, Math.max(this.intervalMs, (now - this.startedAt) / 200));
+    if (now - this.lastSent >= interval) {
       this.lastSent = now;
       this.send(latest);
     }

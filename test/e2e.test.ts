@@ -70,11 +70,15 @@ test('thaw run on the demo pipeline: every stage checkpointed, TensorFlow lists 
 test('a refused pipeline fails fast through the CLI with the message, and no training starts', async () => {
   const dir = tempDir('e2e-refused');
   const file = writePipeline(dir, 'frozen', `  - {name: only, iterations: 5, vars_to_freeze: '.*'}\n`);
-  const run = await runCli(['run', file], { THAW_STATE_DIR: path.join(dir, '.thaw') });
+  const env = { THAW_STATE_DIR: path.join(dir, '.thaw') };
+  const run = await runCli(['run', file], env);
   assert.equal(run.code, 1, run.stdout + run.stderr);
   assert.match(run.stderr, /preflight refused the pipeline .*frozen\.yaml/);
   assert.match(run.stderr, /stage "only": stages\[0\]\.vars_to_freeze: the stage trains nothing/);
   assert.equal(existsSync(path.join(dir, 'frozen', 'models')), false);
+  const wait = await runCli(['wait', file], env);
+  assert.equal(wait.code, 1, wait.stdout + wait.stderr);
+  assert.match(wait.stderr, /thaw wait: run thaw-frozen-\w+ did not complete: preflight refused the pipeline/);
 });
 
 test('SIGKILL of a worker mid-stage: another worker resumes, the result is bit-identical to an uninterrupted run', async (t) => {

@@ -157,3 +157,22 @@ test('continue-as-new carries completed stages and the result still lists them a
   assert.ok(status.continuedAsNew >= 1, `continued as new ${status.continuedAsNew} times`);
   assert.ok(readdirSync(path.join(dir, 'renewed', 'models')).some((f) => f === 'model.ckpt-6.index'));
 });
+
+test('a cancelled run checkpoints its running stage; starting the pipeline again resumes it instead of starting over', async () => {
+  const file = writePipeline(dir, 'restarted', `  - {name: only, iterations: 200, save_every_n: 1000}\n`);
+  const plan = await loadPipeline(file);
+  const first = await startPipeline(client, plan);
+  await waitForStatus(first.handle, (s) => (s.stages[0].iteration ?? 0) >= 5);
+  await first.handle.cancel();
+  await assert.rejects(first.handle.result(), /cancelled/i);
+  const again = await startPipeline(client, plan);
+  assert.equal(again.attached, false);
+  assert.equal(again.previousRun, 'CANCELLED');
+  assert.equal(again.workflowId, first.workflowId);
+  const result = await again.handle.result();
+  const resumedFrom = result.stages[0].resumedFrom;
+  assert.ok(resumedFrom !== null && resumedFrom >= 5 && resumedFrom < 200, `resumed from ${resumedFrom}`);
+  assert.deepEqual(lossLog(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: 200 }, (_, i) => i));
+  const attached = await startPipeline(client, plan);
+  assert.equal(attached.completedBefore, true);
+});

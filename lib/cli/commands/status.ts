@@ -1,21 +1,17 @@
 /** `thaw status <run> [--json]`: where a pipeline run is: stage states, iteration, loss, ETA, or its result. */
-import { openCluster } from '../../client/cluster';
 import { statusLines, summaryTable } from '../../client/format';
-import { runIdOf, viewRun } from '../../client/runs';
-import { parseCommandArgs, UsageError, type Command } from '../command';
+import { withRun } from '../../client/run-arg';
+import { viewRun } from '../../client/runs';
+import type { Command } from '../command';
 
 export const statusCommand: Command = {
   name: 'status',
   usage: 'status <run-id | pipeline.yaml> [--json]',
   summary: 'show the state of a pipeline run (stages, iteration, loss, ETA, result)',
-  async run(args) {
-    const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });
-    if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
-    const workflowId = await runIdOf(positionals[0]);
-    const cluster = await openCluster();
-    try {
+  run: (args) =>
+    withRun(args, async (cluster, workflowId, json) => {
       const view = await viewRun(cluster.client, workflowId);
-      if (values.json) {
+      if (json) {
         console.log(JSON.stringify(view, null, 2));
         return 0;
       }
@@ -29,8 +25,5 @@ export const statusCommand: Command = {
       }
       if (view.failure) console.log(`failure: ${view.failure}`);
       return view.execution === 'RUNNING' || view.execution === 'COMPLETED' ? 0 : 1;
-    } finally {
-      await cluster.close();
-    }
-  },
+    }),
 };
