@@ -3,7 +3,7 @@
  * in Keras (TensorFlow for Python, tf.function graph and eager), same machine, same run; pure-JS tfjs beside them;
  * and checkpoint save/restore time as a fraction of stage time.
  *
- *   npx tsx bench/training.ts [--steps 10] [--warmup 3] [--cpu-steps 2] [--no-cpu] [--only unet-64]
+ *   npx tsx bench/training.ts [--steps 10] [--warmup 3] [--cpu-steps 1] [--no-cpu] [--only unet-2d-64]
  *
  * thaw runs each configuration as a real stage (child process, synthetic data, Adam, Dice + cross-entropy,
  * checkpoint every 5 iterations); step time is the median gap between progress events after warm-up. A second stage
@@ -67,7 +67,8 @@ async function thawStage(cfg: Config, backend: BackendName, warmup: number, step
   rmSync(dir, { recursive: true, force: true });
   const saves = Math.floor((warmup + steps) / SAVE_EVERY) + ((warmup + steps) % SAVE_EVERY ? 1 : 0);
   return {
-    stepMs: median(gaps),
+    // With a single step (pure JS) there is no gap between progress events: the loop's time per iteration instead.
+    stepMs: gaps.length ? median(gaps) : (trained.trainSeconds * 1000) / (warmup + steps),
     saveMs: ((trained.saveSeconds ?? 0) / saves) * 1000,
     restoreMs: (restored.restoreSeconds ?? 0) * 1000,
     checkpointFraction: ((trained.saveSeconds ?? 0) + (restored.restoreSeconds ?? 0)) / (trained.trainSeconds + (restored.restoreSeconds ?? 0)),
@@ -90,7 +91,7 @@ async function main() {
   const { values } = parseArgs({
     options: {
       steps: { type: 'string', default: '10' }, warmup: { type: 'string', default: '3' },
-      'cpu-steps': { type: 'string', default: '2' }, 'no-cpu': { type: 'boolean', default: false }, only: { type: 'string' },
+      'cpu-steps': { type: 'string', default: '1' }, 'no-cpu': { type: 'boolean', default: false }, only: { type: 'string' },
     },
   });
   const steps = Number(values.steps);
@@ -99,12 +100,19 @@ async function main() {
   const rows = [];
   for (const cfg of configs) {
     const native = await thawStage(cfg, 'tensorflow', warmup, steps);
-    const pureJs = values['no-cpu'] || cfg.name !== configs.find((c) => c.network === cfg.network)?.name
-      ? null : await thawStage(cfg, 'cpu', 1, Number(values['cpu-steps']));
-    rows.push({ cfg, native, pureJs });
-    console.error(`thaw ${cfg.name}: ${native.stepMs.toFixed(1)} ms/step native${pureJs ? `, ${pureJs.stepMs.toFixed(0)} ms/step pure JS` : ''}`);
+    rows.push({ cfg, native, pureJs: null as null | Awaited<ReturnType<typeof thawStage>> });
+    console.error(`thaw ${cfg.name}: ${native.stepMs.toFixed(1)} ms/step native`);
   }
   const ref = await keras(configs, warmup, steps);
+  for (const [name, k] of ref) console.error(`keras ${name}: ${k.graph_ms.toFixed(1)} ms/step graph, ${k.eager_ms.toFixed(1)} eager`);
+  // Pure JS last (minutes per step): the smallest configuration of each network, one step.
+  if (!values['no-cpu']) {
+    for (const row of rows) {
+      if (row.cfg !== configs.find((c) => c.network === row.cfg.network)) continue;
+      row.pureJs = await thawStage(row.cfg, 'cpu', 0, Number(values['cpu-steps']));
+      console.error(`thaw ${row.cfg.name}: ${row.pureJs.stepMs.toFixed(0)} ms/step pure JS`);
+    }
+  }
   const table = rows.map(({ cfg, native, pureJs }) => {
     const k = ref.get(cfg.name)!;
     return {
