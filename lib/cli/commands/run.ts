@@ -22,15 +22,18 @@ import { parseCommandArgs, UsageError, type Command } from '../command';
 
 export const runCommand: Command = {
   name: 'run',
-  usage: 'run <pipeline.yaml> [--detach] [--json] [--worker] [--heartbeat-timeout SECONDS]',
+  usage: 'run <pipeline.yaml> [--detach] [--json] [--worker] [--concurrency N] [--heartbeat-timeout SECONDS]',
   summary: 'run a pipeline durably (start, attach to or resume it) with live progress',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       detach: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       worker: { type: 'boolean', default: false },
+      concurrency: { type: 'string', default: '1' },
       'heartbeat-timeout': { type: 'string' },
     });
+    const concurrency = Number(values.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency (trainings at once in this process) must be an integer >= 1');
     if (positionals.length !== 1) throw new UsageError('give exactly one pipeline YAML file');
     const heartbeat = values['heartbeat-timeout'] === undefined ? undefined : Number(values['heartbeat-timeout']);
     if (heartbeat !== undefined && !(heartbeat >= 1)) throw new UsageError('--heartbeat-timeout must be a number of seconds >= 1');
@@ -48,6 +51,7 @@ export const runCommand: Command = {
         workers = await startThawWorkers({
           connection: await cluster.nativeConnection(),
           namespace: cluster.namespace,
+          concurrency,
           activities: { onTrainingLog: (line) => say(`  ${line}`) },
         });
       }
