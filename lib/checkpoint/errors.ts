@@ -7,9 +7,15 @@ export class CheckpointError extends UserError {
   }
 }
 
-/** Turns a filesystem error on `file` into a CheckpointError that says what happened in words. */
-export function fileError(err: unknown, file: string, what: string): CheckpointError {
+/**
+ * Turns a filesystem error on `file` into a CheckpointError that says what happened in words. A storage error that
+ * is already a UserError (S3 credentials, bucket) stays as it is, and so does one without an errno code (a network
+ * failure talking to object storage: infrastructure, retried).
+ */
+export function fileError(err: unknown, file: string, what: string): Error {
+  if (err instanceof UserError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
+  if (err instanceof Error && code === undefined) return err;
   const reason =
     code === 'ENOENT' ? 'does not exist' :
     code === 'EACCES' || code === 'EPERM' ? 'is not readable (permission denied)' :

@@ -2,11 +2,9 @@
  * A run's checkpoint folder, `model_dir/models/model.ckpt-N.*` plus the `checkpoint` state file: which iterations
  * exist, which is the newest that fully verifies, where to start from, saving with the state file last, retention.
  */
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { Tensor } from './dtypes';
 import { CheckpointError } from './errors';
-import { removeIfPresent } from './atomic-files';
+import { basenameOf, dirnameOf, joinLocation, resolveLocation, storageFor } from '../storage';
 import { indexFile, metaFile, sidecarFile } from './names';
 import { CheckpointReader } from './reader';
 import { readCheckpointState, writeCheckpointState } from './state-file';
@@ -15,28 +13,23 @@ import { writeCheckpoint, type WriteOptions } from './writer';
 const PREFIX_BASE = 'model.ckpt';
 
 export function modelsDir(modelDir: string): string {
-  return path.join(modelDir, 'models');
+  return joinLocation(modelDir, 'models');
 }
 
 export function checkpointPrefix(modelDir: string, iteration: number): string {
-  return path.join(modelsDir(modelDir), `${PREFIX_BASE}-${iteration}`);
+  return joinLocation(modelsDir(modelDir), `${PREFIX_BASE}-${iteration}`);
 }
 
 /** The iteration of a `model.ckpt-N` prefix inside `dir`, or null. */
 export function iterationOfPrefix(dir: string, prefix: string): number | null {
-  if (path.resolve(path.dirname(prefix)) !== path.resolve(dir)) return null;
-  const m = /^model\.ckpt-(\d+)$/.exec(path.basename(prefix));
+  if (resolveLocation(dirnameOf(prefix)) !== resolveLocation(dir)) return null;
+  const m = /^model\.ckpt-(\d+)$/.exec(basenameOf(prefix));
   return m ? Number(m[1]) : null;
 }
 
 /** Iterations whose `.index` and every data shard are present in `dir` (no file is read), ascending. */
 export async function listIterationsIn(dir: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
+  const names = await storageFor(dir).list(dir); // [] for a missing local folder; S3 credential trouble throws
   // Shard counts seen per iteration, from `model.ckpt-N.data-SSSSS-of-MMMMM` names.
   const shards = new Map<string, Map<number, Set<number>>>();
   for (const name of names) {
@@ -170,12 +163,13 @@ export async function saveCheckpoint(
 
 /** Removes one checkpoint, `.index` first so a half-deleted one is never taken for complete. */
 async function deleteCheckpoint(prefix: string, dir: string): Promise<void> {
-  await removeIfPresent(indexFile(prefix));
-  const base = path.basename(prefix);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  for (const name of names) if (name.startsWith(`${base}.data-`)) await removeIfPresent(path.join(dir, name));
-  await removeIfPresent(metaFile(prefix));
-  await removeIfPresent(sidecarFile(prefix));
+  const storage = storageFor(prefix);
+  await storage.remove(indexFile(prefix));
+  const base = basenameOf(prefix);
+  const names = await storage.list(dir);
+  for (const name of names) if (name.startsWith(`${base}.data-`)) await storage.remove(joinLocation(dir, name));
+  await storage.remove(metaFile(prefix));
+  await storage.remove(sidecarFile(prefix));
 }
 
 /**

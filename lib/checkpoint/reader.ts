@@ -1,8 +1,8 @@
 /**
  * Lazy reader of a TensorBundle V2 checkpoint: `open()` reads and verifies only the `.index`; `read(name)` reads only
- * that tensor's bytes from its shard (positioned reads on cached file handles) and verifies its checksum.
+ * that tensor's bytes from its shard (positioned reads on cached file handles; ranged GETs on S3) and verifies its checksum.
  */
-import { open as openFile, readFile, type FileHandle } from 'node:fs/promises';
+import { storageFor, type ReadSource } from '../storage';
 import {
   describeDataTypeEnum, dtypeArray, dtypeFromEnum, dtypeLanes, numElements,
   type DType, type Tensor, type TensorData, type VariableInfo,
@@ -27,20 +27,8 @@ const latin1 = (key: Uint8Array) => Buffer.from(key.buffer, key.byteOffset, key.
 // eslint-disable-next-line no-control-regex
 const nameOf = (key: string) => (/^[\x00-\x7f]*$/.test(key) ? key : Buffer.from(key, 'latin1').toString('utf8'));
 
-/** Reads exactly `size` bytes at `position` into a fresh buffer (its own ArrayBuffer, so typed arrays over it are aligned). */
-async function readExactly(fh: FileHandle, position: number, size: number): Promise<Uint8Array | null> {
-  const out = Buffer.allocUnsafeSlow(size); // own ArrayBuffer at offset 0, not zero-filled (every byte is read)
-  let done = 0;
-  while (done < size) {
-    const { bytesRead } = await fh.read(out, done, Math.min(size - done, 1 << 30), position + done);
-    if (bytesRead === 0) return null;
-    done += bytesRead;
-  }
-  return out;
-}
-
 export class CheckpointReader {
-  private readonly shards = new Map<number, Promise<{ fh: FileHandle; size: number }>>();
+  private readonly shards = new Map<number, Promise<ReadSource>>();
 
   private constructor(
     readonly prefix: string,
@@ -57,7 +45,7 @@ export class CheckpointReader {
     const file = indexFile(prefix);
     let bytes: Buffer;
     try {
-      bytes = await readFile(file);
+      bytes = await storageFor(file).readFile(file);
     } catch (err) {
       throw fileError(err, file, 'checkpoint index');
     }
@@ -131,7 +119,12 @@ export class CheckpointReader {
    * Reads tensors in order (all by default): the next one's bytes come from disk while the current one is checked and
    * handed out, so I/O overlaps checksumming and at most two tensors are held at once.
    */
-  async *readAll(names: string[] = this.entries.map((e) => e.name)): AsyncGenerator<[string, Tensor]> {
+  async *readAll(names?: string[]): AsyncGenerator<[string, Tensor]> {
+    if (!names) {
+      // Every byte will be read: let remote shards come down whole (into the local cache) instead of per tensor.
+      names = this.entries.map((e) => e.name);
+      for (let id = 0; id < this.numShards; id++) await (await this.shard(id)).willReadAll();
+    }
     let next = names.length > 0 ? this.fetch(names[0]) : null;
     for (let i = 0; i < names.length; i++) {
       const current = next!;
@@ -168,23 +161,15 @@ export class CheckpointReader {
   async close(): Promise<void> {
     const handles = [...this.shards.values()];
     this.shards.clear();
-    await Promise.all(handles.map(async (h) => (await h.catch(() => null))?.fh.close()));
+    await Promise.all(handles.map(async (h) => (await h.catch(() => null))?.close()));
   }
 
   /** The open shard file and its size (a bad offset is then reported without trying to read or allocate it). */
-  private shard(id: number): Promise<{ fh: FileHandle; size: number }> {
+  private shard(id: number): Promise<ReadSource> {
     let handle = this.shards.get(id);
     if (!handle) {
       const file = dataFile(this.prefix, id, this.numShards);
-      handle = (async () => {
-        const fh = await openFile(file, 'r');
-        try {
-          return { fh, size: (await fh.stat()).size };
-        } catch (err) {
-          await fh.close();
-          throw err;
-        }
-      })().catch((err) => {
+      handle = storageFor(file).open(file).catch((err) => {
         this.shards.delete(id);
         throw fileError(err, file, 'checkpoint data shard');
       });
@@ -194,8 +179,8 @@ export class CheckpointReader {
   }
 
   private async fetchPayload(name: string, entry: DecodedEntry): Promise<Uint8Array> {
-    const { fh, size } = await this.shard(entry.shardId);
-    const bytes = entry.offset + entry.size <= size ? await readExactly(fh, entry.offset, entry.size) : null;
+    const source = await this.shard(entry.shardId);
+    const bytes = entry.offset + entry.size <= source.size ? await source.read(entry.offset, entry.size) : null;
     if (!bytes) {
       const file = dataFile(this.prefix, entry.shardId, this.numShards);
       throw new CheckpointError(

@@ -2,8 +2,7 @@
  * What a user may point at when naming a checkpoint: a prefix (`…/model.ckpt-100`, also given with a `.index`,
  * `.meta` or `.data-…` suffix), a folder holding checkpoints (`models/`), or a model_dir (then its latest).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { joinLocation, storageFor } from '../storage';
 import type { VariableInfo } from './dtypes';
 import { CheckpointError, fileError } from './errors';
 import { listIterationsIn, modelsDir } from './model-dir';
@@ -12,11 +11,11 @@ import { CheckpointReader } from './reader';
 import { readCheckpointState } from './state-file';
 
 async function isFile(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => null))?.isFile() ?? false;
+  return (await storageFor(p).stat(p)) !== null;
 }
 
 async function isDir(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => null))?.isDirectory() ?? false;
+  return storageFor(p).isDir(p);
 }
 
 /** The latest checkpoint in a folder: the state file's when its .index exists, else the highest model.ckpt-N, else the only prefix. */
@@ -24,9 +23,9 @@ async function latestInFolder(dir: string): Promise<string | null> {
   const state = await readCheckpointState(dir);
   if (state && (await isFile(indexFile(state.latest)))) return state.latest;
   const iterations = await listIterationsIn(dir);
-  if (iterations.length > 0) return path.join(dir, `model.ckpt-${iterations[iterations.length - 1]}`);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const prefixes = names.filter((n) => n.endsWith('.index')).map((n) => path.join(dir, n.slice(0, -'.index'.length)));
+  if (iterations.length > 0) return joinLocation(dir, `model.ckpt-${iterations[iterations.length - 1]}`);
+  const names = await storageFor(dir).list(dir);
+  const prefixes = names.filter((n) => n.endsWith('.index')).map((n) => joinLocation(dir, n.slice(0, -'.index'.length)));
   return prefixes.length === 1 ? prefixes[0] : null;
 }
 
@@ -67,7 +66,7 @@ export async function readSidecar(prefix: string): Promise<unknown | null> {
   const file = sidecarFile(prefix);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await storageFor(file).readFile(file)).toString('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw fileError(err, file, 'checkpoint sidecar');

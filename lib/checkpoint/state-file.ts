@@ -2,9 +2,8 @@
  * TensorFlow's `checkpoint` state file: a text-format CheckpointState naming the latest prefix and the ones kept,
  * paths relative to the folder holding it (absolute paths, as a TF1 Saver writes them, are read too).
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { writeFileAtomic } from './atomic-files';
+import { UserError } from '../errors';
+import { joinLocation, relativeTo, resolveIn, storageFor } from '../storage';
 
 export const STATE_FILE = 'checkpoint';
 
@@ -50,7 +49,7 @@ export function parseCheckpointState(text: string, dir: string): CheckpointState
   for (const line of text.split('\n')) {
     const m = /^\s*(\w+)\s*:\s*"((?:[^"\\]|\\.)*)"\s*$/.exec(line);
     if (!m) continue;
-    const value = path.resolve(dir, unescape(m[2]));
+    const value = resolveIn(dir, unescape(m[2]));
     if (m[1] === 'model_checkpoint_path') latest = value;
     else if (m[1] === 'all_model_checkpoint_paths') all.push(value);
   }
@@ -63,18 +62,17 @@ export function parseCheckpointState(text: string, dir: string): CheckpointState
 export async function readCheckpointState(dir: string): Promise<CheckpointState | null> {
   let text: string;
   try {
-    text = await readFile(path.join(dir, STATE_FILE), 'utf8');
-  } catch {
+    const file = joinLocation(dir, STATE_FILE);
+    text = (await storageFor(file).readFile(file)).toString('utf8');
+  } catch (err) {
+    if (err instanceof UserError) throw err; // S3 credentials or bucket: not the same as "no state file"
     return null;
   }
   return parseCheckpointState(text, dir);
 }
 
 export function formatCheckpointState(state: CheckpointState, dir: string): string {
-  const rel = (p: string) => {
-    const r = path.relative(dir, p);
-    return r.startsWith('..') || path.isAbsolute(r) ? p : r;
-  };
+  const rel = (p: string) => relativeTo(dir, p);
   const lines = [`model_checkpoint_path: "${escape(rel(state.latest))}"`];
   for (const p of state.all) lines.push(`all_model_checkpoint_paths: "${escape(rel(p))}"`);
   return `${lines.join('\n')}\n`;
@@ -82,5 +80,6 @@ export function formatCheckpointState(state: CheckpointState, dir: string): stri
 
 /** Replaces `<dir>/checkpoint` atomically. */
 export async function writeCheckpointState(dir: string, state: CheckpointState): Promise<void> {
-  await writeFileAtomic(path.join(dir, STATE_FILE), Buffer.from(formatCheckpointState(state, dir)));
+  const file = joinLocation(dir, STATE_FILE);
+  await storageFor(file).writeAtomic(file, Buffer.from(formatCheckpointState(state, dir)));
 }

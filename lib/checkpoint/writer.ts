@@ -1,13 +1,12 @@
 /**
  * Writes a TensorBundle V2 checkpoint TensorFlow reads: one data shard, keys in byte order, TensorFlow's table layout,
- * masked CRCs. Every file is written under a temporary name and fsynced; renames put the data, `.meta` and sidecar
- * in place first and the `.index` last, so a checkpoint whose `.index` exists is complete.
+ * masked CRCs. Locally every file is written under a temporary name and fsynced; renames put the data, `.meta` and
+ * sidecar in place first and the `.index` last, so a checkpoint whose `.index` exists is complete. On S3 the objects
+ * are uploaded and verified (size, ETag) first and the `.index` uploaded last, to the same effect.
  */
-import { mkdir, rename, unlink } from 'node:fs/promises';
-import path from 'node:path';
 import { dtypeArray, dtypeEnum, dtypeLanes, isDType, numElements, type Tensor, type VariableInfo } from './dtypes';
 import { CheckpointError } from './errors';
-import { fsyncDir, removeIfPresent, writeTemp } from './atomic-files';
+import { dirnameOf, resolveLocation, storageFor, type ByteSink, type StagedFile } from '../storage';
 import { buildMetaGraph, looksTrainable } from './meta-graph';
 import { dataFile, indexFile, metaFile, sidecarFile } from './names';
 import { encodeEntry, encodeHeader } from './protos';
@@ -49,13 +48,23 @@ function sortedByBytes(names: Iterable<string>): { name: string; key: Buffer }[]
 export async function writeCheckpoint(prefix: string, tensors: Map<string, Tensor>, options: WriteOptions = {}): Promise<void> {
   const order = sortedByBytes(tensors.keys());
   for (const { name } of order) validateTensor(name, tensors.get(name)!, prefix);
-  await mkdir(path.dirname(path.resolve(prefix)), { recursive: true });
+  const storage = storageFor(prefix);
+  const dir = dirnameOf(resolveLocation(prefix));
+  await storage.ensureDir(dir);
+  // Where written bytes are visible at once (S3: an upload is the object), a rewritten prefix loses its old .index
+  // before anything else, so no reader ever pairs an old index with new data.
+  if (storage.stagedFilesAreVisible) await storage.remove(indexFile(prefix));
 
-  const temps: [string, string][] = [];
+  const staged: StagedFile[] = [];
+  const stage = async (file: string, fill: (w: ByteSink) => Promise<void>) => {
+    const s = await storage.stage(file, fill);
+    staged.push(s);
+    return s;
+  };
+  const stageBytes = (file: string, bytes: Uint8Array) => stage(file, (w) => w.write(bytes));
   try {
     const entries: TableEntry[] = [{ key: new Uint8Array(0), value: encodeHeader(1) }];
-    const data = dataFile(prefix, 0, 1);
-    temps.push([await writeTemp(data, async (w) => {
+    const parts = [await stage(dataFile(prefix, 0, 1), async (w) => {
       for (const { name, key } of order) {
         const t = tensors.get(name)!;
         const encoded = encodeTensorBytes(t);
@@ -63,26 +72,27 @@ export async function writeCheckpoint(prefix: string, tensors: Map<string, Tenso
         for (const chunk of encoded.chunks) await w.write(chunk);
         entries.push({ key, value: encodeEntry({ dtype: dtypeEnum(t.dtype), shape: t.shape, offset, size: encoded.size, crc32c: encoded.crc32c }) });
       }
-    }), data]);
+    })];
     if (options.meta) {
       const infos: VariableInfo[] = order.map(({ name }) => ({ name, dtype: tensors.get(name)!.dtype, shape: tensors.get(name)!.shape }));
       const trainable = typeof options.meta === 'object' && options.meta.trainable ? options.meta.trainable : looksTrainable;
-      const bytes = buildMetaGraph(infos, trainable);
-      temps.push([await writeTemp(metaFile(prefix), (w) => w.write(bytes)), metaFile(prefix)]);
+      parts.push(await stageBytes(metaFile(prefix), buildMetaGraph(infos, trainable)));
     }
     if (options.sidecar !== undefined) {
-      const json = Buffer.from(`${JSON.stringify(options.sidecar, null, 2)}\n`);
-      temps.push([await writeTemp(sidecarFile(prefix), (w) => w.write(json)), sidecarFile(prefix)]);
+      parts.push(await stageBytes(sidecarFile(prefix), Buffer.from(`${JSON.stringify(options.sidecar, null, 2)}\n`)));
     }
     const table = buildTable(entries);
-    temps.push([await writeTemp(indexFile(prefix), (w) => w.write(table)), indexFile(prefix)]);
+    // The .index goes last, so the checkpoint counts as present only once everything else is in place (and, on S3,
+    // verified). Locally it is staged first and the old .index removed just before the renames, so a failed write
+    // leaves a rewritten prefix as it was.
+    let index = storage.stagedFilesAreVisible ? null : await stageBytes(indexFile(prefix), table);
+    if (index) await storage.remove(indexFile(prefix));
+    for (const part of parts) await part.publish();
+    index ??= await stageBytes(indexFile(prefix), table);
+    await index.publish();
   } catch (err) {
-    await Promise.all(temps.map(([temp]) => unlink(temp).catch(() => undefined)));
+    await Promise.all(staged.map((s) => s.discard().catch(() => undefined)));
     throw err;
   }
-  // The .index goes last, so the checkpoint counts as present only once everything else is in place. When a prefix is
-  // rewritten its old .index goes first, so no reader ever pairs an old index with new data.
-  await removeIfPresent(indexFile(prefix));
-  for (const [temp, final] of temps) await rename(temp, final);
-  await fsyncDir(path.dirname(path.resolve(prefix)));
+  await storage.syncDir(dir);
 }

@@ -40,6 +40,10 @@ export class LocalStorage implements Storage {
     return readdir(dir).catch(() => []);
   }
 
+  async isDir(dir: string): Promise<boolean> {
+    return (await stat(dir).catch(() => null))?.isDirectory() ?? false;
+  }
+
   async stat(file: string): Promise<{ size: number } | null> {
     const s = await stat(file).catch(() => null);
     return s?.isFile() ? { size: s.size } : null;

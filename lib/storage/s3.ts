@@ -81,6 +81,13 @@ export class S3Storage implements Storage {
     });
   }
 
+  isDir(dir: string): Promise<boolean> {
+    return this.call(dir, async (Bucket, key) => {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket, Prefix: key ? `${key}/` : '', MaxKeys: 1 }));
+      return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
+    });
+  }
+
   private head(file: string): Promise<{ size: number; etag: string }> {
     return this.call(file, async (Bucket, Key) => {
       const h = await this.client.send(new HeadObjectCommand({ Bucket, Key }));

@@ -36,6 +36,8 @@ export interface Storage {
   readonly stagedFilesAreVisible: boolean;
   /** Names (not paths) of the files directly inside `dir`; [] when it does not exist. */
   list(dir: string): Promise<string[]>;
+  /** True when `dir` is a folder (S3: a prefix that holds at least one object, at any depth). */
+  isDir(dir: string): Promise<boolean>;
   /** Size of a file, or null when it does not exist. */
   stat(file: string): Promise<{ size: number } | null>;
   /** The whole file; rejects with an error whose `code` is 'ENOENT' when missing. */
