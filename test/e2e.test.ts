@@ -5,10 +5,13 @@
  * pipeline failing fast.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { readSharedCluster } from '../lib/client/cluster';
+import { workflowIdFor } from '../lib/client/ids';
 import { handleOf } from '../lib/client/runs';
 import { startPipeline } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
@@ -162,4 +165,44 @@ test('the dev server killed and restarted on the same SQLite file mid-pipeline: 
   const result = await handleOf(conn.client, workflowId).result();
   assert.deepEqual(result.stages.map((s) => [s.stage, s.endIteration]), [['a', 80], ['b', 100]]);
   assert.ok(existsSync(path.join(plan.model_dir, 'models', 'model.ckpt-100.index')));
+});
+
+test('Ctrl-C in thaw run checkpoints and detaches; running it again resumes; --detach and thaw wait', async () => {
+  const dir = tempDir('e2e-ctrlc');
+  const file = writePipeline(dir, 'interrupted', `  - {name: only, iterations: 150, save_every_n: 1000}\n`);
+  const env = { ...process.env, THAW_STATE_DIR: path.join(dir, '.thaw') };
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'lib/cli/main.ts'), 'run', file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const cluster = await (async () => {
+    for (;;) {
+      const shared = await readSharedCluster(env.THAW_STATE_DIR);
+      if (shared) return shared;
+      await sleep(200);
+    }
+  })();
+  try {
+    const plan = await loadPipeline(file);
+    await waitForStatus(handleOf(cluster.client, workflowIdFor(plan)), (s) => (s.stages[0].iteration ?? 0) >= 10);
+  } finally {
+    await cluster.close();
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, output);
+  assert.match(output, /Detached\. Nothing is lost: run `thaw run .*interrupted\.yaml` again/);
+  const saved = readdirSync(path.join(dir, 'interrupted', 'models')).filter((f) => f.endsWith('.index'));
+  assert.equal(saved.length, 1, saved.join(','));
+  const stoppedAt = Number(/ckpt-(\d+)/.exec(saved[0])![1]);
+
+  const detached = await runCli(['run', file, '--detach'], env);
+  assert.equal(detached.code, 0, detached.stderr);
+  const runId = detached.stdout.trim();
+  assert.match(runId, /^thaw-interrupted-\w+$/);
+  assert.match(detached.stderr, /Running in the background/);
+  const waited = await runCli(['wait', runId, '--json'], env);
+  assert.equal(waited.code, 0, waited.stderr);
+  const result = JSON.parse(waited.stdout) as { stages: Array<{ resumedFrom: number; endIteration: number }> };
+  assert.deepEqual([result.stages[0].resumedFrom, result.stages[0].endIteration], [stoppedAt, 150]);
 });
