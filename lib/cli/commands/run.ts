@@ -102,6 +102,9 @@ function describeStart(plan: Plan, started: Awaited<ReturnType<typeof startPipel
   const lines = [`thaw: pipeline ${plan.name} (${path.relative(process.cwd(), plan.source_file) || plan.source_file}): run ${started.workflowId} ${how}`];
   if (started.differentHash) lines.push(`  note: the running run was started from a different version of this file; it keeps its own plan`);
   lines.push(`  cluster: ${cluster.description}`);
+  if (cluster.kind === 'shared-local') {
+    lines.push('  note: this local server stops when the thaw process that started it ends; for several pipelines at once, run `thaw server` and set TEMPORAL_ADDRESS');
+  }
   if (cluster.uiUrl) lines.push(`  Web UI:  ${cluster.uiUrl}/namespaces/${cluster.namespace}/workflows/${started.workflowId}`);
   lines.push(`  model_dir: ${plan.model_dir}`);
   return lines.join('\n');
