@@ -3,6 +3,7 @@
  * per-variable listing is left out of what goes back to the workflow (it can be large and only `thaw check` shows it).
  */
 import type { Plan } from '../lib/pipeline/plan';
+import { checkStorage } from '../lib/storage';
 import { preflight as checkPlan, type PreflightReport, type StageReport } from '../lib/selection';
 import { translatingUserErrors } from './failures';
 
@@ -11,6 +12,8 @@ export interface PlanCheck extends Omit<PreflightReport, 'stages'> {
 }
 
 export async function preflight(plan: Plan): Promise<PlanCheck> {
+  // An s3:// model_dir with bad credentials or a missing bucket fails here (StorageError), before any training.
+  await translatingUserErrors(() => checkStorage(plan.model_dir));
   const report = await translatingUserErrors(() => checkPlan(plan));
   return { ...report, stages: report.stages.map(({ variables: _variables, ...stage }) => stage) };
 }

@@ -8,6 +8,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { UserError } from '../errors';
+import { leaseDevice } from './devices';
 import type { ChildMessage, ParentMessage } from './stage-protocol';
 import type { StageProgress, StageResult, StageRunRequest } from './types';
 
@@ -42,10 +43,11 @@ function childExecArgv(): string[] {
 export function runStage(req: StageRunRequest, opts: RunStageOptions = {}): Promise<StageResult> {
   const onLog = opts.onLog ?? ((line: string) => process.stderr.write(`[thaw train] ${line}\n`));
   return new Promise<StageResult>((resolve, reject) => {
+    const device = leaseDevice(); // `thaw worker --gpus N`: this training's own GPU
     const child = fork(childEntry(), [], {
       execArgv: childExecArgv(),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { TF_CPP_MIN_LOG_LEVEL: '2', ...process.env },
+      env: { TF_CPP_MIN_LOG_LEVEL: '2', ...process.env, ...device.env },
     });
     let stderrTail = '';
     child.stderr?.setEncoding('utf8');
@@ -85,9 +87,11 @@ export function runStage(req: StageRunRequest, opts: RunStageOptions = {}): Prom
       }
     });
     child.on('error', (err) => {
+      device.release();
       outcome ??= { error: err };
     });
     child.on('exit', (code, signal) => {
+      device.release();
       clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       if (outcome && 'result' in outcome) return resolve(outcome.result);
