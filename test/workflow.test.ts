@@ -176,3 +176,16 @@ test('a cancelled run checkpoints its running stage; starting the pipeline again
   const attached = await startPipeline(client, plan);
   assert.equal(attached.completedBefore, true);
 });
+
+test('a user error in training fails its stage at once (no retries), skips its children, and names the type', async () => {
+  const file = writePipeline(dir, 'nodata', `  - {name: a, iterations: 3, data: {kind: nifti, images: 'missing/*.nii.gz', label_suffix: _seg, spatial_size: [8, 8]}}\n  - {name: b, iterations: 3}\n`);
+  const handle = await start(file);
+  await assert.rejects(handle.result(), (err: unknown) => {
+    const cause = (err as WorkflowFailedError).cause as { type?: string; message: string };
+    assert.equal(cause.type, 'StageFailed');
+    assert.match(cause.message, /pipeline nodata failed:\n {2}stage a: DataError: no NIfTI images match '.*missing\/\*\.nii\.gz'/);
+    return true;
+  });
+  const status = await handle.query(statusQuery);
+  assert.deepEqual(status.stages.map((s) => [s.name, s.state, s.attempts]), [['a', 'failed', 1], ['b', 'skipped', 0]]);
+});

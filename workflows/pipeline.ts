@@ -411,9 +411,14 @@ function problemText(p: { message: string; stage?: string; field?: string }): st
   return p.message;
 }
 
-/** The innermost message of a failure chain (ActivityFailure → ApplicationFailure), with its type. */
+/** The innermost message of a failure chain (ActivityFailure → ApplicationFailure → ...), with the first type on it. */
 function failureText(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown; type?: string } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.type ? `${e.type}: ${e.message}` : e?.message ?? String(err);
+  let e = err as { message?: string; cause?: unknown; type?: string | null } | undefined;
+  let type: string | undefined;
+  while (e) {
+    type ??= e.type ?? undefined;
+    if (!e.cause) break;
+    e = e.cause as typeof e;
+  }
+  return type ? `${type}: ${e?.message}` : e?.message ?? String(err);
 }
