@@ -14,7 +14,7 @@ import {
 } from '../lib/checkpoint';
 import { joinLocation, storageFor, type S3Storage } from '../lib/storage';
 import { TF_FIXTURES_DIR } from './helpers/fixtures';
-import { useMotoServer } from './helpers/s3';
+import { setEnv, useMotoServer } from './helpers/s3';
 
 const BUCKET = 'thaw-ckpt-test';
 const f32 = (n: number, fill: (i: number) => number): Tensor => ({ dtype: 'float32', shape: [n], data: Float32Array.from({ length: n }, (_, i) => fill(i)) });
@@ -25,13 +25,8 @@ const weights = (n: number, big = 1000) =>
 test('checkpoints on S3', async (t) => {
   const moto = await useMotoServer(t, [BUCKET]);
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'thaw-s3-cache-'));
-  const saved = process.env.THAW_CACHE_DIR;
-  process.env.THAW_CACHE_DIR = cacheDir;
-  t.after(() => {
-    if (saved === undefined) delete process.env.THAW_CACHE_DIR;
-    else process.env.THAW_CACHE_DIR = saved;
-    rmSync(cacheDir, { recursive: true, force: true });
-  });
+  t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
+  setEnv(t, { THAW_CACHE_DIR: cacheDir });
   const s3 = storageFor(`s3://${BUCKET}`) as S3Storage;
   let k = 0;
   const fresh = () => `s3://${BUCKET}/run-${k++}`;
@@ -94,14 +89,7 @@ test('checkpoints on S3', async (t) => {
   await t.test('a save interrupted by the store stopping mid-upload leaves the previous checkpoint the latest', async (t) => {
     const dir = fresh();
     await saveCheckpoint(dir, 100, weights(100));
-    const saved = { timeout: process.env.THAW_S3_TIMEOUT_MS, attempts: process.env.AWS_MAX_ATTEMPTS, part: process.env.THAW_S3_PART_SIZE };
-    Object.assign(process.env, { THAW_S3_TIMEOUT_MS: '1500', AWS_MAX_ATTEMPTS: '1', THAW_S3_PART_SIZE: String(5 << 20) });
-    t.after(() => {
-      for (const [k, v] of [['THAW_S3_TIMEOUT_MS', saved.timeout], ['AWS_MAX_ATTEMPTS', saved.attempts], ['THAW_S3_PART_SIZE', saved.part]] as const) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    });
+    setEnv(t, { THAW_S3_TIMEOUT_MS: '1500', AWS_MAX_ATTEMPTS: '1', THAW_S3_PART_SIZE: String(5 << 20) });
     // 16 MB of data in 5 MiB parts: the store freezes as soon as the first part is stored.
     const store = storageFor(dir) as S3Storage; // a client with the short timeout
     const before = store.traffic.putRequests;

@@ -9,7 +9,7 @@ import {
   checkStorage, joinLocation, dirnameOf, basenameOf, relativeTo, resolveIn, ReadCache, S3Storage, storageFor, StorageError,
   type Storage,
 } from '../lib/storage';
-import { useMotoServer } from './helpers/s3';
+import { setEnv, useMotoServer } from './helpers/s3';
 
 const BUCKET = 'thaw-storage-test';
 
@@ -17,19 +17,6 @@ function tempDir(t: test.TestContext): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'thaw-storage-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** Sets environment variables for the rest of test `t`. */
-function setEnv(t: test.TestContext, vars: Record<string, string | undefined>): void {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, value] of Object.entries(v)) {
-      if (value === undefined) delete process.env[k];
-      else process.env[k] = value;
-    }
-  };
-  apply(vars);
-  t.after(() => apply(saved));
 }
 
 async function stageAndPublish(storage: Storage, file: string, bytes: Uint8Array, chunk = 1 << 20): Promise<void> {

@@ -1,13 +1,15 @@
 /** Where metrics live in a model_dir. */
 import path from 'node:path';
+import { localMirror } from '../storage/location';
 
 /** Stage names become file names: anything outside [A-Za-z0-9._-] turns into '_'. */
 export function safeStageName(stage: string): string {
   return stage.replace(/[^A-Za-z0-9._-]/g, '_') || '_';
 }
 
-export const logsDir = (modelDir: string) => path.join(modelDir, 'logs');
+// An s3:// model_dir keeps these local files in its local mirror folder (lib/storage localMirror).
+export const logsDir = (modelDir: string) => path.join(localMirror(modelDir), 'logs');
 export const lossLogFile = (modelDir: string, stage: string) => path.join(logsDir(modelDir), `${safeStageName(stage)}.jsonl`);
 /** One TensorBoard run per stage: `tensorboard --logdir model_dir` (or model_dir/logs) shows one curve each. */
 export const eventDir = (modelDir: string, stage: string) => path.join(logsDir(modelDir), safeStageName(stage));
-export const lossCurveFile = (modelDir: string) => path.join(modelDir, 'loss.svg');
+export const lossCurveFile = (modelDir: string) => path.join(localMirror(modelDir), 'loss.svg');

@@ -14,7 +14,7 @@ export { ReadCache } from './cache';
 export { S3Storage, type S3Traffic } from './s3';
 export { s3SettingsFromEnv, type S3Settings } from './s3-client';
 export {
-  basenameOf, dirnameOf, isS3, joinLocation, parseS3, relativeTo, resolveIn, resolveLocation,
+  basenameOf, dirnameOf, isS3, joinLocation, localMirror, parseS3, relativeTo, resolveIn, resolveLocation,
 } from './location';
 
 const local = new LocalStorage();

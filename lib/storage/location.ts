@@ -2,6 +2,8 @@
  * Locations are either local paths or `s3://bucket/key` URLs. These helpers join, split and resolve both kinds, so
  * code above the storage layer never calls `path.*` on a URL (which would fold `s3://` into `s3:/`).
  */
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const S3_URL = /^s3:\/\/([^/]+)(?:\/(.*))?$/;
@@ -77,4 +79,18 @@ export function relativeTo(dir: string, target: string): string {
   const base = `${resolveLocation(dir)}/`;
   const full = resolveLocation(target);
   return full.startsWith(base) ? full.slice(base.length) : target;
+}
+
+/**
+ * A local folder standing in for a remote location, for files that are written as local files (metrics logs,
+ * TensorBoard events, the loss curve): THAW_LOCAL_RUNS_DIR (default ~/.cache/thaw/runs)/<bucket>/<key>. A local
+ * location is its own mirror. The mirror folder is created when missing (a worker that never trained still writes there).
+ */
+export function localMirror(location: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (!isS3(location)) return location;
+  const { bucket, key } = parseS3(location);
+  const root = env.THAW_LOCAL_RUNS_DIR || path.join(os.homedir(), '.cache', 'thaw', 'runs');
+  const dir = path.join(root, bucket, ...key.split('/'));
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }

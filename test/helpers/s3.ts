@@ -82,17 +82,23 @@ export async function startMotoServer(buckets: string[]): Promise<TestS3> {
   }
 }
 
+/** Sets (undefined: unsets) environment variables of this process until test `t` ends. */
+export function setEnv(t: TestContext, vars: Record<string, string | undefined>): void {
+  const apply = (v: Record<string, string | undefined>) => {
+    for (const [k, value] of Object.entries(v)) {
+      if (value === undefined) delete process.env[k];
+      else process.env[k] = value;
+    }
+  };
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  apply(vars);
+  t.after(() => apply(saved));
+}
+
 /** Starts moto for test `t`, points this process' environment at it, and undoes both when the test ends. */
 export async function useMotoServer(t: TestContext, buckets: string[]): Promise<TestS3> {
   const s3 = await startMotoServer(buckets);
-  const saved = Object.fromEntries(Object.keys(s3.env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, s3.env);
-  t.after(async () => {
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-    await s3.stop();
-  });
+  t.after(() => s3.stop());
+  setEnv(t, s3.env);
   return s3;
 }

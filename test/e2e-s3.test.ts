@@ -1,0 +1,76 @@
+/**
+ * A pipeline whose model_dir is `s3://…` on a real S3-compatible server (moto on loopback): a `thaw worker` process
+ * SIGKILLed mid-stage with its local cache deleted, a second worker with an empty cache on the shared checkpoints
+ * finishes it, and the final checkpoints are bit-identical to an uninterrupted run's. A bucket that does not exist
+ * fails the pipeline with a StorageError before any training.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { listIterations } from '../lib/checkpoint';
+import { startPipeline } from '../lib/client/start';
+import { loadPipeline } from '../lib/pipeline/load';
+import { setEnv, useMotoServer } from './helpers/s3';
+import { startTestServer } from './helpers/temporal';
+import { connectClient, inProcessWorkers, killGroup, runCli, spawnWorker, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+
+const BUCKET = 'thaw-e2e';
+
+/** The e2e harness' tiny pipeline (toynet, 16×16 synthetic), with its checkpoints in `modelDir`. */
+function writeS3Pipeline(dir: string, name: string, modelDir: string, stagesYaml: string): string {
+  const file = writePipeline(dir, name, stagesYaml);
+  writeFileSync(file, readFileSync(file, 'utf8').replace(`model_dir: ./${name}`, `model_dir: ${modelDir}`));
+  return file;
+}
+
+test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fresh worker finishes bit-identically', async (t) => {
+  await useMotoServer(t, [BUCKET]);
+  const dir = tempDir('e2e-s3');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const firstCache = path.join(dir, 'cache-first');
+  setEnv(t, { THAW_CACHE_DIR: firstCache, THAW_LOCAL_RUNS_DIR: path.join(dir, 'local-runs') }); // spawned workers inherit these
+
+  const server = await startTestServer(t);
+  const stages = `  - {name: first, iterations: 60, save_every_n: 15}\n  - {name: second, iterations: 10, data: {task: B}}\n`;
+  const killed = await loadPipeline(writeS3Pipeline(dir, 'killed', `s3://${BUCKET}/killed`, stages));
+  const reference = await loadPipeline(writeS3Pipeline(dir, 'reference', `s3://${BUCKET}/reference`, stages));
+  const { client, close } = await connectClient(server);
+  const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
+  t.after(async () => {
+    await cpu.close();
+    await close();
+  });
+
+  const first = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
+  const options = { heartbeatTimeoutSeconds: 4 };
+  const run = await startPipeline(client, killed, { options });
+  const ref = await startPipeline(client, reference, { options });
+  await waitForStatus(run.handle, (s) => (s.stages[0].iteration ?? 0) >= 20);
+  await killGroup(first, 'SIGKILL');
+  rmSync(firstCache, { recursive: true, force: true }); // the machine is gone, and its disk with it
+  assert.ok((await listIterations(`s3://${BUCKET}/killed`)).length > 0, 'checkpoints of the killed run are on S3');
+
+  process.env.THAW_CACHE_DIR = path.join(dir, 'cache-second'); // a new machine: empty cache
+  const second = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
+  t.after(() => killGroup(second, 'SIGTERM'));
+  const [result, refResult] = await Promise.all([run.handle.result(), ref.handle.result()]);
+  assert.equal(result.stages[0].attempts, 2);
+  assert.ok(result.stages[0].resumedFrom !== null && result.stages[0].resumedFrom % 15 === 0, `resumed from ${result.stages[0].resumedFrom}`);
+  for (const i of [0, 1]) {
+    assert.match(result.stages[i].checkpoint, new RegExp(`^s3://${BUCKET}/killed/models/model\\.ckpt-\\d+$`));
+    const diff = await runCli(['diff', result.stages[i].checkpoint, refResult.stages[i].checkpoint]);
+    assert.equal(diff.code, 0, `${result.stages[i].stage}: ${diff.stdout}${diff.stderr}`);
+  }
+});
+
+test('s3:// model_dir in a bucket that does not exist: thaw run fails with a StorageError before training', async (t) => {
+  await useMotoServer(t, [BUCKET]);
+  const dir = tempDir('e2e-s3-nobucket');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = writeS3Pipeline(dir, 'nobucket', 's3://no-such-bucket/run', `  - {name: only, iterations: 5}\n`);
+  const run = await runCli(['run', file], { THAW_STATE_DIR: path.join(dir, '.thaw'), THAW_LOCAL_RUNS_DIR: path.join(dir, 'local-runs') });
+  assert.equal(run.code, 1, run.stdout + run.stderr);
+  assert.match(run.stdout + run.stderr, /bucket "no-such-bucket" does not exist on S3 endpoint/);
+  assert.doesNotMatch(run.stdout + run.stderr, /\[thaw train\]/);
+});
