@@ -43,7 +43,7 @@ const median = (xs: number[]) => {
   return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN;
 };
 
-async function thawStage(cfg: Config, backend: BackendName, warmup: number, steps: number) {
+async function thawStage(cfg: Config, backend: BackendName, warmup: number, steps: number, timeRestore = true) {
   const dir = mkdtempSync(path.join(os.tmpdir(), `thaw-bench-${cfg.name}-`));
   const spec = {
     modelDir: dir, network: { name: cfg.network, params: { ...cfg.params, dims: cfg.spatial.length } }, size: cfg.spatial,
@@ -61,17 +61,18 @@ async function thawStage(cfg: Config, backend: BackendName, warmup: number, step
     },
   });
   const wall = (Date.now() - wallStart) / 1000;
-  const restored = await runStage(stageRequest({
+  // Restore timing needs one more (short) stage; skipped for pure JS, where even one step takes minutes.
+  const restored = timeRestore ? await runStage(stageRequest({
     ...spec, stage: 'bench_restore', start: warmup + steps, end: warmup + steps + 1, restoreFrom: trained.checkpoint,
-  }), { onLog: () => {} });
+  }), { onLog: () => {} }) : null;
   rmSync(dir, { recursive: true, force: true });
   const saves = Math.floor((warmup + steps) / SAVE_EVERY) + ((warmup + steps) % SAVE_EVERY ? 1 : 0);
   return {
     // With a single step (pure JS) there is no gap between progress events: the loop's time per iteration instead.
     stepMs: gaps.length ? median(gaps) : (trained.trainSeconds * 1000) / (warmup + steps),
     saveMs: ((trained.saveSeconds ?? 0) / saves) * 1000,
-    restoreMs: (restored.restoreSeconds ?? 0) * 1000,
-    checkpointFraction: ((trained.saveSeconds ?? 0) + (restored.restoreSeconds ?? 0)) / (trained.trainSeconds + (restored.restoreSeconds ?? 0)),
+    restoreMs: (restored?.restoreSeconds ?? 0) * 1000,
+    checkpointFraction: ((trained.saveSeconds ?? 0) + (restored?.restoreSeconds ?? 0)) / (trained.trainSeconds + (restored?.restoreSeconds ?? 0)),
     stageSeconds: wall,
   };
 }
@@ -109,7 +110,7 @@ async function main() {
   if (!values['no-cpu']) {
     for (const row of rows) {
       if (row.cfg !== configs.find((c) => c.network === row.cfg.network)) continue;
-      row.pureJs = await thawStage(row.cfg, 'cpu', 0, Number(values['cpu-steps']));
+      row.pureJs = await thawStage(row.cfg, 'cpu', 0, Number(values['cpu-steps']), false);
       console.error(`thaw ${row.cfg.name}: ${row.pureJs.stepMs.toFixed(0)} ms/step pure JS`);
     }
   }
