@@ -55,7 +55,7 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
   const record: ServerRecord = { address: server.address, uiUrl: server.uiUrl, pid: process.pid };
   writeFileSync(recordFile, JSON.stringify(record));
   try {
-    return await connected({ address: server.address }, server.namespace, `${server.address} (local dev server, ${server.dbFile})`, 'owned-local', server.uiUrl, server, recordFile);
+    return await connected({ address: server.address }, server.namespace, `${server.address} (namespace ${server.namespace}, local dev server, ${server.dbFile})`, 'owned-local', server.uiUrl, server, recordFile);
   } catch (err) {
     await server.stop();
     throw err;
@@ -66,7 +66,7 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
 export async function readSharedCluster(stateDir: string): Promise<ThawCluster | null> {
   const shared = await reachableRecord(path.join(stateDir, 'server.json'));
   if (!shared) return null;
-  return connected({ address: shared.address }, 'default', `${shared.address} (local dev server of process ${shared.pid})`, 'shared-local', shared.uiUrl);
+  return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.pid})`, 'shared-local', shared.uiUrl);
 }
 
 async function reachableRecord(file: string): Promise<ServerRecord | null> {
