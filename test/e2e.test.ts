@@ -87,7 +87,7 @@ test('a refused pipeline fails fast through the CLI with the message, and no tra
 test('SIGKILL of a worker mid-stage: another worker resumes, the result is bit-identical to an uninterrupted run', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir('e2e-kill');
-  const stages = `  - {name: first, iterations: 90, save_every_n: 15}\n  - {name: second, iterations: 20, data: {task: B}}\n`;
+  const stages = `  - {name: first, iterations: 300, save_every_n: 15}\n  - {name: second, iterations: 20, data: {task: B}}\n`;
   const killed = await loadPipeline(writePipeline(dir, 'killed', stages));
   const reference = await loadPipeline(writePipeline(dir, 'reference', stages));
   const { client, close } = await connectClient(server);
@@ -100,7 +100,7 @@ test('SIGKILL of a worker mid-stage: another worker resumes, the result is bit-i
   const options = { heartbeatTimeoutSeconds: 4 };
   const run = await startPipeline(client, killed, { options });
   const ref = await startPipeline(client, reference, { options });
-  await waitForStatus(run.handle, (s) => (s.stages[0].iteration ?? 0) >= 40);
+  await waitForStatus(run.handle, (s) => (s.stages[0].iteration ?? 0) >= 30);
   await killGroup(first, 'SIGKILL');
 
   const second = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
@@ -117,7 +117,7 @@ test('SIGKILL of a worker mid-stage: another worker resumes, the result is bit-i
 test('SIGTERM to a worker mid-stage: a checkpoint at that iteration, and after resume no iteration is trained twice', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir('e2e-term');
-  const plan = await loadPipeline(writePipeline(dir, 'preempted', `  - {name: only, iterations: 120, save_every_n: 1000}\n`));
+  const plan = await loadPipeline(writePipeline(dir, 'preempted', `  - {name: only, iterations: 400, save_every_n: 1000}\n`));
   const { client, close } = await connectClient(server);
   const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
   t.after(async () => {
@@ -134,14 +134,14 @@ test('SIGTERM to a worker mid-stage: a checkpoint at that iteration, and after r
   const saved = readdirSync(models).filter((f) => f.endsWith('.index')).map((f) => Number(/ckpt-(\d+)/.exec(f)![1]));
   assert.equal(saved.length, 1, `one emergency checkpoint: ${saved.join(',')}`);
   const stoppedAt = saved[0];
-  assert.ok(stoppedAt >= 20 && stoppedAt < 120, `stopped at ${stoppedAt}`);
+  assert.ok(stoppedAt >= 20 && stoppedAt < 400, `stopped at ${stoppedAt}`);
   assert.deepEqual(losses(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: stoppedAt }, (_, i) => i));
 
   const second = await spawnWorker(server);
   t.after(() => killGroup(second, 'SIGTERM'));
   const result = await handle.result();
   assert.equal(result.stages[0].resumedFrom, stoppedAt);
-  assert.deepEqual(losses(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: 120 }, (_, i) => i));
+  assert.deepEqual(losses(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: 400 }, (_, i) => i));
 });
 
 test('the dev server killed and restarted on the same SQLite file mid-pipeline: the pipeline completes', async (t) => {
@@ -150,7 +150,7 @@ test('the dev server killed and restarted on the same SQLite file mid-pipeline: 
   const port = await freePort();
   let server = await startDevServer({ dbFile, port });
   t.after(() => server.stop());
-  const plan = await loadPipeline(writePipeline(dir, 'outage', `  - {name: a, iterations: 80, save_every_n: 10}\n  - {name: b, iterations: 20}\n`));
+  const plan = await loadPipeline(writePipeline(dir, 'outage', `  - {name: a, iterations: 300, save_every_n: 10}\n  - {name: b, iterations: 20}\n`));
   const workers = await inProcessWorkers(server);
   t.after(() => workers.close());
   let conn = await connectClient(server);
@@ -163,13 +163,13 @@ test('the dev server killed and restarted on the same SQLite file mid-pipeline: 
   conn = await connectClient(server);
   t.after(() => conn.close());
   const result = await handleOf(conn.client, workflowId).result();
-  assert.deepEqual(result.stages.map((s) => [s.stage, s.endIteration]), [['a', 80], ['b', 100]]);
-  assert.ok(existsSync(path.join(plan.model_dir, 'models', 'model.ckpt-100.index')));
+  assert.deepEqual(result.stages.map((s) => [s.stage, s.endIteration]), [['a', 300], ['b', 320]]);
+  assert.ok(existsSync(path.join(plan.model_dir, 'models', 'model.ckpt-320.index')));
 });
 
 test('Ctrl-C in thaw run checkpoints and detaches; running it again resumes; --detach and thaw wait', async () => {
   const dir = tempDir('e2e-ctrlc');
-  const file = writePipeline(dir, 'interrupted', `  - {name: only, iterations: 150, save_every_n: 1000}\n`);
+  const file = writePipeline(dir, 'interrupted', `  - {name: only, iterations: 400, save_every_n: 1000}\n`);
   const env = { ...process.env, THAW_STATE_DIR: path.join(dir, '.thaw') };
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'lib/cli/main.ts'), 'run', file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -204,5 +204,5 @@ test('Ctrl-C in thaw run checkpoints and detaches; running it again resumes; --d
   const waited = await runCli(['wait', runId, '--json'], env);
   assert.equal(waited.code, 0, waited.stderr);
   const result = JSON.parse(waited.stdout) as { stages: Array<{ resumedFrom: number; endIteration: number }> };
-  assert.deepEqual([result.stages[0].resumedFrom, result.stages[0].endIteration], [stoppedAt, 150]);
+  assert.deepEqual([result.stages[0].resumedFrom, result.stages[0].endIteration], [stoppedAt, 400]);
 });

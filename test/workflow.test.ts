@@ -120,7 +120,7 @@ test('pause checkpoints the running stage where it is; resume continues from the
 });
 
 test('a stage that has not started can change lr or vars_to_freeze; preflight refuses a bad change; started stages cannot change', async () => {
-  const file = writePipeline(dir, 'editing', `  - {name: first, iterations: 150, save_every_n: 1000}\n  - {name: second, iterations: 4}\n`);
+  const file = writePipeline(dir, 'editing', `  - {name: first, iterations: 400, save_every_n: 1000}\n  - {name: second, iterations: 4}\n`);
   const handle = await start(file);
   await waitForStatus(handle, (s) => s.stages[0].state === 'running');
 
