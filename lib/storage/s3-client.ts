@@ -37,6 +37,9 @@ export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): { client:
   const key = JSON.stringify([settings, CREDENTIAL_VARS.map((v) => env[v] ?? null)]);
   let client = clients.get(key);
   if (!client) {
+    // thaw supports Node 20 (package.json engines) with this pinned SDK; its notice about future SDK releases needing
+    // Node 22 would be printed by every command that touches S3. Users can still see it by setting the variable to false.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const { timeoutMs, ...config } = settings;
     client = new S3Client({
       ...config,
