@@ -7,6 +7,9 @@ import { readFileSync, rmSync } from 'node:fs';
 import test from 'node:test';
 import { runStage } from '../lib/training';
 import { deviceIds, leaseDevice, useDevices } from '../lib/training/devices';
+import { killGroup, spawnWorker } from './e2e-harness';
+import { setEnv } from './helpers/env';
+import { startTestServer } from './helpers/temporal';
 import { quiet, stageRequest, tempDir } from './helpers/training';
 
 /** The environment a process was started with (Linux /proc). */
@@ -60,4 +63,12 @@ test('without --gpus a training child inherits the worker environment unchanged'
   const lease = leaseDevice();
   assert.deepEqual(lease.env, {});
   lease.release();
+});
+
+test('thaw worker --gpus 2 says which cluster, namespace and GPUs it serves (GPU mocked: CUDA_VISIBLE_DEVICES=4,7)', async (t) => {
+  const server = await startTestServer(t);
+  setEnv(t, { CUDA_VISIBLE_DEVICES: '4,7' }); // what the worker process is given; it pins its children within it
+  const worker = await spawnWorker(server, ['--queues', 'gpu', '--gpus', '2']);
+  t.after(() => killGroup(worker, 'SIGTERM'));
+  assert.match(worker.output(), new RegExp(`on ${server.address.replace(/\./g, '\\.')} \\(namespace ${server.namespace}\\).*2 training\\(s\\) at a time on GPUs 4, 7`));
 });

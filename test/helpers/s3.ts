@@ -9,7 +9,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { freePort } from '../../lib/server/free-port';
+import { setEnv } from './env';
 import { REPO_ROOT, runPython } from './python';
+
+export { setEnv } from './env';
 
 export interface TestS3 {
   endpoint: string;
@@ -80,19 +83,6 @@ export async function startMotoServer(buckets: string[]): Promise<TestS3> {
     await stop();
     throw err;
   }
-}
-
-/** Sets (undefined: unsets) environment variables of this process until test `t` ends. */
-export function setEnv(t: TestContext, vars: Record<string, string | undefined>): void {
-  const apply = (v: Record<string, string | undefined>) => {
-    for (const [k, value] of Object.entries(v)) {
-      if (value === undefined) delete process.env[k];
-      else process.env[k] = value;
-    }
-  };
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  apply(vars);
-  t.after(() => apply(saved));
 }
 
 /** Starts moto for test `t`, points this process' environment at it, and undoes both when the test ends. */
