@@ -1,5 +1,7 @@
 /** The Temporal CLI resolver and the embedded dev server, against real binaries and real servers. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +9,7 @@ import { test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import './helpers/temporal';
+import { DevServerBusyError } from '../lib/server/db-lock';
 import { startDevServer } from '../lib/server/dev-server';
 import { findTemporalCli, resolveTemporalCli, TemporalCliNotFoundError } from '../lib/server/temporal-cli';
 import { startTestServer } from './helpers/temporal';
@@ -125,4 +128,36 @@ test('dev server: two servers on different ports at once do not collide, and sto
   }
   await a.stop();
   assert.throws(() => process.kill(a.pid, 0), /ESRCH/, 'the stopped server process is gone');
+});
+
+test('dev server: a second thaw on the same database is refused while the first lives', { timeout: 120_000 }, async (t) => {
+  const dbFile = path.join(tempDir(), 'shared.sqlite');
+  const first = await startDevServer({ dbFile });
+  t.after(() => first.stop());
+  await assert.rejects(startDevServer({ dbFile }), (err: Error) => err instanceof DevServerBusyError && err.message.includes(`in use by thaw process ${process.pid}`));
+});
+
+test('dev server: the orphan of a SIGKILLed thaw is stopped before a new server takes its database', { timeout: 180_000 }, async (t) => {
+  const dbFile = path.join(tempDir(), 'orphan.sqlite');
+  const script = `require('./lib/server/dev-server').startDevServer({ dbFile: ${JSON.stringify(dbFile)} }).then((s) => console.log('PID ' + s.pid))`;
+  const owner = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
+  const orphanPid = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    owner.stdout.on('data', (d) => {
+      out += d;
+      const m = /PID (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    owner.once('exit', (code) => reject(new Error(`owner exited ${code} before its server was ready`)));
+  });
+  owner.kill('SIGKILL');
+  await once(owner, 'exit');
+  assert.doesNotThrow(() => process.kill(orphanPid, 0), 'the server outlives its SIGKILLed owner');
+
+  const next = await startDevServer({ dbFile });
+  t.after(() => next.stop());
+  assert.throws(() => process.kill(orphanPid, 0), /ESRCH/, 'the orphan was stopped');
+  const conn = await Connection.connect({ address: next.address });
+  await conn.workflowService.getSystemInfo({});
+  await conn.close();
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { clusterFromEnv } from '../server/connection';
+import { DevServerBusyError } from '../server/db-lock';
 import { startDevServer, type DevServer } from '../server/dev-server';
 
 export interface ThawCluster {
@@ -51,7 +52,16 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
   if (shared) return shared;
   const recordFile = path.join(stateDir, 'server.json');
   mkdirSync(stateDir, { recursive: true });
-  const server = await startDevServer({ dbFile: path.join(stateDir, 'temporal.sqlite'), ui: options.ui });
+  let server: DevServer;
+  try {
+    server = await startDevServer({ dbFile: path.join(stateDir, 'temporal.sqlite'), ui: options.ui });
+  } catch (err) {
+    // Another thaw started the same server a moment ago: share it once it is up.
+    if (!(err instanceof DevServerBusyError)) throw err;
+    const sharedSoon = await waitForSharedCluster(stateDir, 120_000);
+    if (!sharedSoon) throw err;
+    return sharedSoon;
+  }
   const record: ServerRecord = { address: server.address, uiUrl: server.uiUrl, pid: process.pid };
   writeFileSync(recordFile, JSON.stringify(record));
   try {
@@ -67,6 +77,16 @@ export async function readSharedCluster(stateDir: string): Promise<ThawCluster |
   const shared = await reachableRecord(path.join(stateDir, 'server.json'));
   if (!shared) return null;
   return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.pid})`, 'shared-local', shared.uiUrl);
+}
+
+async function waitForSharedCluster(stateDir: string, timeoutMs: number): Promise<ThawCluster | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const shared = await readSharedCluster(stateDir);
+    if (shared) return shared;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return null;
 }
 
 async function reachableRecord(file: string): Promise<ServerRecord | null> {

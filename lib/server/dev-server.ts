@@ -5,10 +5,11 @@
  * same database is stopped before a new one starts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { lockDatabase, recordServerPid, unlockDatabase } from './db-lock';
 import { freePort } from './free-port';
 import { resolveTemporalCli, type TemporalCli } from './temporal-cli';
 
@@ -41,7 +42,8 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
+/** Servers this process started, with their databases, so that exit can stop them and release the locks. */
+const running = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
 
 /** Kill every server we started when this process goes away, however it goes (short of SIGKILL). */
@@ -49,44 +51,11 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
-}
-
-function pidFileOf(dbFile: string): string {
-  return `${dbFile}.pid`;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A server left running by a thaw that was SIGKILLed still holds the database: stop it first. */
-async function stopLeftoverServer(dbFile: string): Promise<void> {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFileOf(dbFile), 'utf8').trim());
-  } catch {
-    return;
-  }
-  const cmdline = (() => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    } catch {
-      return '';
+    for (const [child, dbFile] of running) {
+      child.kill('SIGKILL');
+      unlockDatabase(dbFile);
     }
-  })();
-  if (pid > 0 && isAlive(pid) && cmdline.includes('start-dev') && cmdline.includes(dbFile)) {
-    process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(100);
-    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-  }
-  rmSync(pidFileOf(dbFile), { force: true });
+  });
 }
 
 async function waitUntilReady(address: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
@@ -135,7 +104,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
 async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const dbFile = path.resolve(options.dbFile);
   mkdirSync(path.dirname(dbFile), { recursive: true });
-  await stopLeftoverServer(dbFile);
+  await lockDatabase(dbFile);
+  try {
+    return await spawnServer(dbFile, options);
+  } catch (err) {
+    unlockDatabase(dbFile);
+    throw err;
+  }
+}
+
+async function spawnServer(dbFile: string, options: DevServerOptions): Promise<DevServer> {
   const cli = options.cli ?? (await resolveTemporalCli());
   const port = options.port ?? (await freePort());
   const uiPort = options.ui ? (options.uiPort ?? (await freePort())) : undefined;
@@ -149,22 +127,24 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   const logFd = openSync(logFile, 'a');
   const child = spawn(cli.path, args, { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
-  running.add(child);
+  running.set(child, dbFile);
   installExitHook();
   child.once('exit', () => running.delete(child));
-  writeFileSync(pidFileOf(dbFile), String(child.pid));
+  recordServerPid(dbFile, child.pid!);
 
   const address = `127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      const forced = sleep(10_000).then(() => child.kill('SIGKILL'));
-      await Promise.race([exited, forced]);
+      const grace = new AbortController();
+      const forced = sleep(10_000, undefined, { signal: grace.signal }).then(() => child.kill('SIGKILL'), () => undefined);
       await exited;
+      grace.abort();
+      await forced;
     }
     running.delete(child);
-    rmSync(pidFileOf(dbFile), { force: true });
+    unlockDatabase(dbFile);
   };
 
   try {
