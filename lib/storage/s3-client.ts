@@ -7,6 +7,7 @@
  * request (default 120 s), AWS_MAX_ATTEMPTS the SDK's retries. Nothing comes from pipeline files.
  */
 import { S3Client } from '@aws-sdk/client-s3';
+import { UserError } from '../errors';
 import { StorageError, notFound } from './errors';
 
 export interface S3Settings {
@@ -72,6 +73,7 @@ const CREDENTIALS_FIX =
  * permission), an ENOENT error for a missing object, and otherwise the error itself (network trouble: retried).
  */
 export function translateS3Error(err: unknown, url: string, bucket: string, settings: S3Settings): Error {
+  if (err instanceof UserError) return err; // raised inside a caller's fill (already says what is wrong)
   const e = err as Error & { $metadata?: { httpStatusCode?: number }; Code?: string };
   const name = e?.name ?? '';
   const status = e?.$metadata?.httpStatusCode;
