@@ -32,8 +32,8 @@ const COMMANDS: Command[] = [
 ];
 
 function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.usage.length));
-  const lines = COMMANDS.map((c) => `  thaw ${c.usage.padEnd(width)}  ${c.summary}`);
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  const lines = COMMANDS.map((c) => `  thaw ${c.name.padEnd(width)}  ${c.summary}`);
   return `thaw: durable staged fine-tuning on Temporal\n\nUsage:\n${lines.join('\n')}\n\nRun "thaw <command> --help" for a command's options.`;
 }
 
@@ -48,6 +48,11 @@ export async function main(argv: string[]): Promise<void> {
   if (!command) {
     console.error(`thaw: unknown command "${name}"\n\n${usage()}`);
     process.exitCode = 2;
+    return;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`Usage: thaw ${command.usage}\n\n${command.summary}`);
+    process.exitCode = 0;
     return;
   }
   try {
