@@ -32,7 +32,7 @@ test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fr
   setEnv(t, { THAW_CACHE_DIR: firstCache, THAW_LOCAL_RUNS_DIR: path.join(dir, 'local-runs') }); // spawned workers inherit these
 
   const server = await startTestServer(t);
-  const stages = `  - {name: first, iterations: 60, save_every_n: 15}\n  - {name: second, iterations: 10, data: {task: B}}\n`;
+  const stages = `  - {name: first, iterations: 200, save_every_n: 15}\n  - {name: second, iterations: 10, data: {task: B}}\n`;
   const killed = await loadPipeline(writeS3Pipeline(dir, 'killed', `s3://${BUCKET}/killed`, stages));
   const reference = await loadPipeline(writeS3Pipeline(dir, 'reference', `s3://${BUCKET}/reference`, stages));
   const { client, close } = await connectClient(server);
