@@ -2,6 +2,7 @@
  * Who owns the dev server of a SQLite database: `<db>.pid` holds {ownerPid, serverPid}. It is created exclusively, so
  * two thaw processes starting at the same instant cannot both start (and then kill) a server on one database. A
  * record whose owner is dead belongs to a thaw that was SIGKILLed: its orphaned server is stopped and the lock taken.
+ * A record whose server died (killed, crashed) is stale, whoever owned it.
  */
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -76,7 +77,9 @@ export async function lockDatabase(dbFile: string): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const record = readRecord(dbFile);
-    if (record && isAlive(record.ownerPid)) throw new DevServerBusyError(dbFile, record.ownerPid);
+    // Busy while a live thaw is starting its server or still has it running; a dead server's lock is stale.
+    const serverGone = record?.serverPid !== undefined && !isAlive(record.serverPid);
+    if (record && isAlive(record.ownerPid) && !serverGone) throw new DevServerBusyError(dbFile, record.ownerPid);
     await stopOrphan(record?.serverPid, dbFile);
     rmSync(lockFileOf(dbFile), { force: true });
   }

@@ -33,8 +33,24 @@ function childEntry(): string {
 }
 
 /** Node flags the child needs to load the entry the way this process loads its code (tsx), minus test-runner flags. */
+/** node --test flags that take their value as the next argument (`--test-name-pattern X`). */
+const TEST_FLAGS_WITH_VALUE = new Set([
+  '--test-name-pattern', '--test-skip-pattern', '--test-reporter', '--test-reporter-destination',
+  '--test-concurrency', '--test-timeout', '--test-shard',
+]);
+
+/** The parent's node flags minus the test runner's (a training child is not a test file). */
+function withoutTestFlags(argv: string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith('--test')) kept.push(argv[i]);
+    else if (TEST_FLAGS_WITH_VALUE.has(argv[i])) i++;
+  }
+  return kept;
+}
+
 function childExecArgv(): string[] {
-  const args = process.execArgv.filter((a) => !a.startsWith('--test'));
+  const args = withoutTestFlags(process.execArgv);
   // bin/thaw.js loads sources with require('tsx/cjs'), which leaves no flag behind: give the child the same loader.
   const loadsTs = args.some((a) => a.includes('tsx'));
   return childEntry().endsWith('.ts') && !loadsTs ? [...args, '--require', require.resolve('tsx/cjs')] : args;
