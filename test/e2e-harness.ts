@@ -2,19 +2,22 @@
  * Shared pieces of the workflow and end-to-end tests: pipelines written to temp folders, a workflow bundle built once
  * per process, thaw workers in this process or as separate `thaw worker` processes, and polling a run's status.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { PipelineHandle } from '../lib/client/start';
+import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { queryStatus } from '../lib/client/runs';
+import type { Plan } from '../lib/pipeline/plan';
 import type { DevServer } from '../lib/server/dev-server';
 import { workflowsPath } from '../plugin';
 import { installTemporalLogLevel, startThawWorkers, type RunningWorkers, type ThawWorkerOptions } from '../worker';
-import type { PipelineStatus } from '../workflows/types';
+import type { PipelineResult, PipelineStatus } from '../workflows/types';
 
 export const REPO = path.resolve(__dirname, '..');
 installTemporalLogLevel('WARN');
@@ -123,4 +126,49 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO):
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+export interface TakeoverScenario {
+  /** The run whose gpu worker is SIGKILLed mid-stage, and a twin that no one interrupts. */
+  killed: Plan;
+  reference: Plan;
+  /** Kill once the first stage has reached this iteration. */
+  killAtIteration: number;
+  /** What happens between the kill and the second worker's start (e.g. the first machine's disk is lost). */
+  betweenWorkers?: () => Promise<void> | void;
+}
+
+/**
+ * A preemption: two runs on one gpu worker, the worker's process group is SIGKILLed mid-stage, a second worker takes
+ * over. Returns both results; the caller checks them (the stage ran twice, resumed at a checkpoint, and ended
+ * bit-identical to the reference).
+ */
+export async function killWorkerAndTakeOver(t: TestContext, server: DevServer, s: TakeoverScenario): Promise<[PipelineResult, PipelineResult]> {
+  const { client, close } = await connectClient(server);
+  const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
+  t.after(async () => {
+    await cpu.close();
+    await close();
+  });
+  const first = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
+  const options = { heartbeatTimeoutSeconds: 4 };
+  const run = await startPipeline(client, s.killed, { options });
+  const ref = await startPipeline(client, s.reference, { options });
+  await waitForStatus(run.handle, (st) => (st.stages[0].iteration ?? 0) >= s.killAtIteration);
+  await killGroup(first, 'SIGKILL');
+  await s.betweenWorkers?.();
+  const second = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
+  t.after(() => killGroup(second, 'SIGTERM'));
+  return Promise.all([run.handle.result(), ref.handle.result()]);
+}
+
+/** The preempted run trained its first stage twice, resumed at a checkpoint, and every stage equals the reference's. */
+export async function assertBitIdenticalAfterTakeover(result: PipelineResult, reference: PipelineResult, saveEvery: number): Promise<void> {
+  assert.equal(result.stages[0].attempts, 2);
+  const resumedFrom = result.stages[0].resumedFrom;
+  assert.ok(resumedFrom !== null && resumedFrom % saveEvery === 0, `resumed from ${resumedFrom}`);
+  for (const [i, stage] of result.stages.entries()) {
+    const diff = await runCli(['diff', stage.checkpoint, reference.stages[i].checkpoint]);
+    assert.equal(diff.code, 0, `${stage.stage}: ${diff.stdout}${diff.stderr}`);
+  }
 }

@@ -9,11 +9,10 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { listIterations } from '../lib/checkpoint';
-import { startPipeline } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
 import { setEnv, useMotoServer } from './helpers/s3';
 import { startTestServer } from './helpers/temporal';
-import { connectClient, inProcessWorkers, killGroup, runCli, spawnWorker, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { assertBitIdenticalAfterTakeover, killWorkerAndTakeOver, runCli, tempDir, writePipeline } from './e2e-harness';
 
 const BUCKET = 'thaw-e2e';
 
@@ -35,33 +34,18 @@ test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fr
   const stages = `  - {name: first, iterations: 200, save_every_n: 15}\n  - {name: second, iterations: 10, data: {task: B}}\n`;
   const killed = await loadPipeline(writeS3Pipeline(dir, 'killed', `s3://${BUCKET}/killed`, stages));
   const reference = await loadPipeline(writeS3Pipeline(dir, 'reference', `s3://${BUCKET}/reference`, stages));
-  const { client, close } = await connectClient(server);
-  const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
-  t.after(async () => {
-    await cpu.close();
-    await close();
+  const [result, refResult] = await killWorkerAndTakeOver(t, server, {
+    killed,
+    reference,
+    killAtIteration: 20,
+    async betweenWorkers() {
+      rmSync(firstCache, { recursive: true, force: true }); // the machine is gone, and its disk with it
+      assert.ok((await listIterations(`s3://${BUCKET}/killed`)).length > 0, 'checkpoints of the killed run are on S3');
+      process.env.THAW_CACHE_DIR = path.join(dir, 'cache-second'); // a new machine: empty cache
+    },
   });
-
-  const first = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
-  const options = { heartbeatTimeoutSeconds: 4 };
-  const run = await startPipeline(client, killed, { options });
-  const ref = await startPipeline(client, reference, { options });
-  await waitForStatus(run.handle, (s) => (s.stages[0].iteration ?? 0) >= 20);
-  await killGroup(first, 'SIGKILL');
-  rmSync(firstCache, { recursive: true, force: true }); // the machine is gone, and its disk with it
-  assert.ok((await listIterations(`s3://${BUCKET}/killed`)).length > 0, 'checkpoints of the killed run are on S3');
-
-  process.env.THAW_CACHE_DIR = path.join(dir, 'cache-second'); // a new machine: empty cache
-  const second = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
-  t.after(() => killGroup(second, 'SIGTERM'));
-  const [result, refResult] = await Promise.all([run.handle.result(), ref.handle.result()]);
-  assert.equal(result.stages[0].attempts, 2);
-  assert.ok(result.stages[0].resumedFrom !== null && result.stages[0].resumedFrom % 15 === 0, `resumed from ${result.stages[0].resumedFrom}`);
-  for (const i of [0, 1]) {
-    assert.match(result.stages[i].checkpoint, new RegExp(`^s3://${BUCKET}/killed/models/model\\.ckpt-\\d+$`));
-    const diff = await runCli(['diff', result.stages[i].checkpoint, refResult.stages[i].checkpoint]);
-    assert.equal(diff.code, 0, `${result.stages[i].stage}: ${diff.stdout}${diff.stderr}`);
-  }
+  for (const stage of result.stages) assert.match(stage.checkpoint, new RegExp(`^s3://${BUCKET}/killed/models/model\\.ckpt-\\d+$`));
+  await assertBitIdenticalAfterTakeover(result, refResult, 15);
 });
 
 test('s3:// model_dir in a bucket that does not exist: thaw run fails with a StorageError before training', async (t) => {

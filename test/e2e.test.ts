@@ -19,7 +19,7 @@ import { startDevServer } from '../lib/server/dev-server';
 import { freePort } from '../lib/server/free-port';
 import { runPython } from './helpers/python';
 import { startTestServer } from './helpers/temporal';
-import { connectClient, inProcessWorkers, killGroup, REPO, runCli, spawnWorker, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { assertBitIdenticalAfterTakeover, connectClient, inProcessWorkers, killGroup, killWorkerAndTakeOver, REPO, runCli, spawnWorker, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 function losses(modelDir: string, stage: string): Array<{ iteration: number; loss: number }> {
   return readFileSync(path.join(modelDir, 'logs', `${stage}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -90,28 +90,8 @@ test('SIGKILL of a worker mid-stage: another worker resumes, the result is bit-i
   const stages = `  - {name: first, iterations: 300, save_every_n: 15}\n  - {name: second, iterations: 20, data: {task: B}}\n`;
   const killed = await loadPipeline(writePipeline(dir, 'killed', stages));
   const reference = await loadPipeline(writePipeline(dir, 'reference', stages));
-  const { client, close } = await connectClient(server);
-  const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
-  t.after(async () => {
-    await cpu.close();
-    await close();
-  });
-  const first = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
-  const options = { heartbeatTimeoutSeconds: 4 };
-  const run = await startPipeline(client, killed, { options });
-  const ref = await startPipeline(client, reference, { options });
-  await waitForStatus(run.handle, (s) => (s.stages[0].iteration ?? 0) >= 30);
-  await killGroup(first, 'SIGKILL');
-
-  const second = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
-  t.after(() => killGroup(second, 'SIGTERM'));
-  const [result, refResult] = await Promise.all([run.handle.result(), ref.handle.result()]);
-  assert.equal(result.stages[0].attempts, 2);
-  assert.ok(result.stages[0].resumedFrom !== null && result.stages[0].resumedFrom % 15 === 0, `resumed from ${result.stages[0].resumedFrom}`);
-  for (const i of [0, 1]) {
-    const diff = await runCli(['diff', result.stages[i].checkpoint, refResult.stages[i].checkpoint]);
-    assert.equal(diff.code, 0, `${result.stages[i].stage}: ${diff.stdout}${diff.stderr}`);
-  }
+  const [result, refResult] = await killWorkerAndTakeOver(t, server, { killed, reference, killAtIteration: 30 });
+  await assertBitIdenticalAfterTakeover(result, refResult, 15);
 });
 
 test('SIGTERM to a worker mid-stage: a checkpoint at that iteration, and after resume no iteration is trained twice', async (t) => {
