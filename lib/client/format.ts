@@ -1,5 +1,6 @@
 /** Human output of runs: progress bars of running stages, the stage table and the end-of-run summary. */
 import type { PipelineResult, PipelineStatus, StageStatus } from '../../workflows/types';
+import { formatTable } from '../util/text-table';
 
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '--:--';
@@ -42,13 +43,6 @@ export function statusLines(status: PipelineStatus): string[] {
   return [`${status.name}: ${status.state}${eta}`, ...status.stages.map((s) => `  ${stageLine(s, width)}`)];
 }
 
-/** Aligned text table. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
 export function summaryTable(result: PipelineResult): string {
   const rows = result.stages.map((s) => [
     s.stage,
@@ -59,5 +53,5 @@ export function summaryTable(result: PipelineResult): string {
     String(s.attempts),
     s.checkpoint,
   ]);
-  return table(['stage', 'iterations', 'final loss', 'train s', 'wall s', 'attempts', 'checkpoint'], rows);
+  return formatTable(['stage', 'iterations', 'final loss', 'train s', 'wall s', 'attempts', 'checkpoint'], rows);
 }

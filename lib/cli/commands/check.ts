@@ -9,7 +9,7 @@ import { formatProblem, type PipelineProblem } from '../../pipeline/problems';
 import { preflight, type PreflightReport, type StageReport } from '../../selection/preflight';
 import { plural, type Problem } from '../../selection/problems';
 import { parseCommandArgs, UsageError, type Command } from '../command';
-import { formatTable } from './vars';
+import { formatTable } from '../../util/text-table';
 
 /** A pipeline that does not parse, as a report: the schema problems are its errors. */
 function schemaReport(err: Error & { problems?: PipelineProblem[] }): PreflightReport {

@@ -1,6 +1,6 @@
 /** `thaw list [--json]`: pipeline runs known to the cluster, newest first. */
 import { openCluster } from '../../client/cluster';
-import { table } from '../../client/format';
+import { formatTable } from '../../util/text-table';
 import { listRuns } from '../../client/runs';
 import { parseCommandArgs, type Command } from '../command';
 
@@ -18,7 +18,7 @@ export const listCommand: Command = {
       } else if (runs.length === 0) {
         console.log('no pipeline runs');
       } else {
-        console.log(table(['run', 'status', 'started', 'pipeline file'], runs.map((r) => [r.workflowId, r.status.toLowerCase(), r.startTime.toISOString(), r.sourceFile])));
+        console.log(formatTable(['run', 'status', 'started', 'pipeline file'], runs.map((r) => [r.workflowId, r.status.toLowerCase(), r.startTime.toISOString(), r.sourceFile])));
       }
       return 0;
     } finally {

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { dtypeBytes, listVariables, numElements, type VariableInfo } from '../../checkpoint';
 import { CheckpointError } from '../../checkpoint/errors';
 import { compilePattern } from '../../selection/pattern';
+import { formatTable } from '../../util/text-table';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
 export function formatBytes(n: number): string {
@@ -14,14 +15,6 @@ export function formatBytes(n: number): string {
     unit++;
   }
   return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** An aligned text table; `right` marks columns to right-align (numbers). */
-export function formatTable(header: string[], rows: string[][], right: boolean[] = []): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 function variablesTable(vars: VariableInfo[]): string {
