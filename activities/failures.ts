@@ -4,12 +4,12 @@
  * infrastructure trouble and is rethrown as it is, so Temporal retries it with backoff.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { isUserError } from '../lib/errors';
+import { describeUserError, isUserError } from '../lib/errors';
 
 export function toActivityFailure(err: unknown): unknown {
   if (!isUserError(err)) return err;
   return ApplicationFailure.create({
-    message: err.message,
+    message: describeUserError(err),
     type: err.type,
     nonRetryable: true,
     details: [err.details],

@@ -29,3 +29,9 @@ export class UserError extends Error {
 export function isUserError(err: unknown): err is UserError {
   return err instanceof UserError;
 }
+
+/** The message a person reads: the error's message, then its fix when the message does not already say it. */
+export function describeUserError(err: UserError): string {
+  const fix = err.details.fix;
+  return fix && !err.message.includes(fix) ? `${err.message}\n  Fix: ${fix}` : err.message;
+}

@@ -3,7 +3,7 @@
  * Exit codes: 0 success, 1 the command's answer is "no" (pipeline cannot run, checkpoints differ, run failed),
  * 2 usage errors. User errors print one clear message, never a stack trace.
  */
-import { isUserError } from '../errors';
+import { describeUserError, isUserError } from '../errors';
 import type { Command } from './command';
 import { UsageError } from './command';
 import { cancelCommand } from './commands/cancel';
@@ -62,7 +62,7 @@ export async function main(argv: string[]): Promise<void> {
       console.error(`thaw ${name}: ${err.message}\nUsage: thaw ${command.usage}`);
       process.exitCode = 2;
     } else if (isUserError(err)) {
-      console.error(`thaw ${name}: ${err.message}`);
+      console.error(`thaw ${name}: ${describeUserError(err)}`);
       process.exitCode = 1;
     } else {
       console.error(`thaw ${name}: internal error (please report):`, err);
