@@ -1,6 +1,6 @@
 /**
- * `thaw check` end to end: the CLI from source on pipelines whose starting checkpoint thaw itself wrote (toynet from
- * the network registry, after a stage that trained only the classifier, so only its Adam slots exist).
+ * `thaw check` end to end: the CLI from source on pipelines whose starting checkpoint thaw itself wrote (NiftyNet's
+ * toynet from the network registry, after a stage that trained only its output layer, so only its Adam slots exist).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,7 +18,7 @@ import { REPO_ROOT } from './helpers/python';
 
 const execFileAsync = promisify(execFile);
 const ITERATION = 40;
-const PARAMS = { dims: 2, features: 4, layers: 2 };
+const PARAMS = { dims: 2, hidden_features: 4 };
 
 interface CliResult {
   code: number;
@@ -55,7 +55,7 @@ function zeros(dtype: DType, shape: number[]): Tensor {
 
 const PIPELINE_HEAD = `
 model_dir: ./run
-network: {name: toynet, params: {dims: 2, features: 4, layers: 2}}
+network: {name: toynet, params: {dims: 2, hidden_features: 4}}
 data: {kind: synthetic, task: B, spatial_size: [8, 8]}
 starting_iter: ${ITERATION}
 stages:`;
@@ -77,6 +77,10 @@ const PIPELINES: Record<string, string> = {
   unknownNetwork: `name: unknown${PIPELINE_HEAD.replace('name: toynet', 'name: toynett')}
   - name: s
     iterations: 5`,
+  // The checkpoint is toynet's: a pipeline of another network restores nothing of it.
+  foreign: `name: foreign${PIPELINE_HEAD.replace('{name: toynet, params: {dims: 2, hidden_features: 4}}', '{name: highres3dnet, params: {dims: 2}}')}
+  - name: s
+    iterations: 5`,
   schema: `name: broken${PIPELINE_HEAD}
   - name: finetune
     iterations: -3`,
@@ -89,7 +93,7 @@ const file = (name: string) => path.join(dir, `${name}.yaml`);
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'thaw-check-'));
   const network = getNetwork('toynet').variables(PARAMS);
-  const head = network.filter((v) => v.trainable && v.layer === 'ToyNet/classifier');
+  const head = network.filter((v) => v.trainable && v.name.startsWith('ToyNet/conv_output_bn/'));
   const tensors = new Map<string, Tensor>();
   for (const v of [...network, ...optimizerVariables('adam', head)]) tensors.set(v.name, zeros(v.dtype as DType, v.shape));
   await saveCheckpoint(path.join(dir, 'run'), ITERATION, tensors);
@@ -114,12 +118,12 @@ describe('thaw check', () => {
     assert.equal(
       stdout,
       [
-        'stage  after  iterations  restored  initialised  frozen  trained  slots initialised',
-        '-----  -----  ----------  --------  -----------  ------  -------  -----------------',
-        'all    -      40→60             19           12       0        8                 12',
-        'more   all    60→70             31            0       0        8                  0',
+        'stage  after  iterations  restored  initialised  frozen  trained  slots initialised  carried',
+        '-----  -----  ----------  --------  -----------  ------  -------  -----------------  -------',
+        'all    -      40→60             26            6       0        6                  6        0',
+        'more   all    60→70             32            0       0        6                  0        0',
         '',
-        'stage all: 12 optimizer slots initialised to zero because the checkpoint it starts from has none (their variables were frozen there)',
+        'stage all: 6 optimizer slots initialised to zero because the checkpoint it starts from has none (their variables were frozen there)',
         '',
         `${file('runnable')}: runnable (2 stages, 0 warnings)`,
         '',
@@ -131,11 +135,12 @@ describe('thaw check', () => {
     const { code, printed: stdout } = await inProcess(file('runnable'), '--verbose');
     assert.equal(code, 0);
     assert.match(stdout, /stage all \(iterations 40→60, from .*model\.ckpt-40\):/);
-    assert.match(stdout, /ToyNet\/conv_1\/conv_\/w\s+\[3, 3, 1, 4\]\s+float32\s+restored, trained/);
-    assert.match(stdout, /ToyNet\/conv_1\/conv_\/w\/Adam\s+\[3, 3, 1, 4\]\s+float32\s+initialised, optimizer/);
-    assert.match(stdout, /ToyNet\/classifier\/conv_\/w\/Adam\s+\[1, 1, 4, 2\]\s+float32\s+restored, optimizer/);
-    assert.match(stdout, /ToyNet\/conv_1\/bn_\/moving_mean\s+\[4\]\s+float32\s+restored, statistics/);
-    assert.match(stdout, /global_step\s+\[\]\s+int64\s+restored, optimizer/);
+    assert.match(stdout, /ToyNet\/conv_input_bn_relu\/conv_\/w\s+\[3, 3, 1, 4\]\s+float32\s+restored, trained/);
+    assert.match(stdout, /ToyNet\/conv_input_bn_relu\/conv_\/w\/Adam\s+\[3, 3, 1, 4\]\s+float32\s+initialised, optimizer/);
+    assert.match(stdout, /ToyNet\/conv_output_bn\/conv_\/w\/Adam\s+\[1, 1, 4, 2\]\s+float32\s+restored, optimizer/);
+    assert.match(stdout, /ToyNet\/conv_input_bn_relu\/bn_\/moving_mean\s+\[4\]\s+float32\s+restored, statistics/);
+    assert.match(stdout, /ToyNet\/conv_input_bn_relu\/bn_\/ToyNet\/conv_input_bn_relu\/bn_\/moving_mean\/local_step\s+\[\]\s+float32\s+restored, statistics/);
+    assert.match(stdout, /ApplyGradients\/beta1_power\s+\[\]\s+float32\s+restored, optimizer/);
   });
 
   it('--json gives the same as data', async () => {
@@ -144,12 +149,12 @@ describe('thaw check', () => {
     const report = JSON.parse(printed) as PreflightReport;
     assert.equal(report.ok, true);
     assert.deepEqual(report.stages.map((s) => [s.name, s.startIteration, s.endIteration, s.selection.trained.length]), [
-      ['all', 40, 60, 8],
-      ['more', 60, 70, 8],
+      ['all', 40, 60, 6],
+      ['more', 60, 70, 6],
     ]);
     assert.equal(report.stages[0].restoreFrom, path.join(dir, 'run', 'models', 'model.ckpt-40'));
     assert.equal(report.stages[1].restoreFrom, path.join(dir, 'run', 'models', 'model.ckpt-60'));
-    assert.equal(report.stages[0].variables.length, 31);
+    assert.equal(report.stages[0].variables.length, 32);
   });
 
   it('a pipeline that cannot run: exit 1, the error with its fix', () => {
@@ -178,8 +183,18 @@ describe('thaw check', () => {
     const { code, printed } = await inProcess(file('unknownNetwork'));
     assert.equal(code, 1);
     // The registry's message (its list of networks grows); the file and field prefix are preflight's.
-    assert.ok(printed.startsWith(`error: ${file('unknownNetwork')}: network.name: unknown network "toynett"\n  Fix: use one of toynet, `), printed);
+    assert.ok(printed.startsWith(`error: ${file('unknownNetwork')}: network.name: unknown network "toynett"\n  Fix: use one of highres3dnet, `), printed);
     assert.ok(printed.endsWith(`\n\n${file('unknownNetwork')}: NOT runnable (1 error, 0 warnings)`), printed);
+  });
+
+  it('a checkpoint of another network is one error saying whose variables it holds', async () => {
+    const { code, printed } = await inProcess(file('foreign'));
+    assert.equal(code, 1);
+    assert.ok(printed.includes(
+      `error: ${file('foreign')}: stage "s": stages[0].vars_to_restore: the starting checkpoint ${path.join(dir, 'run', 'models', `model.ckpt-${ITERATION}`)} ` +
+      'holds none of the network\'s 189 variables: it was written by another network (its variables are under ApplyGradients/, ToyNet/; ' +
+      'the network\'s under HighRes3DNet/)\n  Fix: set network.name and network.params to the network that wrote the checkpoint, or start from scratch with starting_iter: 0'), printed);
+    assert.ok(printed.endsWith(`${file('foreign')}: NOT runnable (1 error, 0 warnings)`), printed);
   });
 
   it('usage errors exit 2', async () => {

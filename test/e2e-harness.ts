@@ -33,7 +33,7 @@ export function writePipeline(dir: string, name: string, stagesYaml: string, ext
     file,
     `name: ${name}
 model_dir: ./${name}
-network: {name: toynet, params: {features: 4, layers: 2}}
+network: {name: toynet, params: {hidden_features: 4}}
 data: {kind: synthetic, task: A, spatial_size: [16, 16]}
 seed: 5
 backend: tensorflow

@@ -40,7 +40,7 @@ test('thaw run on the demo pipeline: every stage checkpointed, TensorFlow lists 
   const modelDir = path.join(dir, 'run');
   assert.match(run.stdout, new RegExp(`loss curve:\\s+${path.join(modelDir, 'loss.svg')}`));
 
-  const ends = { pretrain: 100, head: 140, upper_half: 180, all: 220 };
+  const ends = { pretrain: 100, head: 140, res_3: 180, all: 220 };
   const prefixes = Object.values(ends).map((n) => path.join(modelDir, 'models', `model.ckpt-${n}`));
   const spec = path.join(dir, 'spec.json');
   writeFileSync(spec, JSON.stringify({ prefixes, latest: [path.join(modelDir, 'models')] }));
@@ -50,7 +50,7 @@ test('thaw run on the demo pipeline: every stage checkpointed, TensorFlow lists 
   };
   for (const prefix of prefixes) {
     const names = tf.dumps[prefix].variables.map((v) => v.name);
-    assert.ok(names.includes('UNet/classifier/conv_/w') && names.includes('global_step'), `${prefix}: ${names.join(' ')}`);
+    assert.ok(names.includes('HighRes3DNet/conv_2_bn/conv_/w') && names.includes('ApplyGradients/beta1_power'), `${prefix}: ${names.join(' ')}`);
   }
   assert.equal(tf.latest[path.join(modelDir, 'models')], prefixes[3]);
 

@@ -49,7 +49,7 @@ test('defaults, model_dir relative to the file, network shorthand, patterns as s
   assert.equal(plan.starting_iter, 0);
   assert.deepEqual(plan.stages[0].settings, {
     optimizer: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0.9,
-    batch_size: 4, save_every_n: 50, max_checkpoints: 5, loss: 'dice_plus_xent',
+    batch_size: 4, save_every_n: 50, max_checkpoints: 5, loss_type: 'DicePlusXEnt', frozen_batch_norm: 'moving',
   });
   assert.equal(plan.stages[1].settings.lr, 0.01);
   assert.equal(plan.stages[1].settings.optimizer, 'adam');
@@ -117,7 +117,7 @@ test('unknown keys are errors with line:column, the valid keys and a did-you-mea
   const err = problemsOf(`${BASE}stages:\n  - name: a\n    iterations: 3\n    vars_to_frezee: x\n`);
   assert.equal(
     err.message,
-    `${FILE}:8:5: stages[0].vars_to_frezee: unknown key "vars_to_frezee": did you mean "vars_to_freeze"? valid keys here: name, after, iterations, vars_to_restore, vars_to_freeze, data, optimizer, lr, beta1, beta2, epsilon, momentum, batch_size, save_every_n, max_checkpoints, loss`,
+    `${FILE}:8:5: stages[0].vars_to_frezee: unknown key "vars_to_frezee": did you mean "vars_to_freeze"? valid keys here: name, after, iterations, vars_to_restore, vars_to_freeze, data, optimizer, lr, beta1, beta2, epsilon, momentum, batch_size, save_every_n, max_checkpoints, loss_type, frozen_batch_norm`,
   );
   assert.deepEqual(err.problems[0], {
     file: FILE, line: 8, column: 5, field: 'stages[0].vars_to_frezee', message: err.problems[0].message,

@@ -3,13 +3,16 @@
  * determinism, exact resume after a stop request and after SIGKILL, freeze semantics, finished stages, errors.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { promisify } from 'node:util';
 import { CheckpointReader, diffCheckpoints, readSidecar } from '../lib/checkpoint';
 import { isUserError } from '../lib/errors';
 import { runStage } from '../lib/training';
 import type { StageProgress } from '../lib/training/types';
+import { REPO_ROOT } from './helpers/python';
 import { quiet, stageRequest, tempDir } from './helpers/training';
 
 async function assertIdentical(a: string, b: string): Promise<void> {
@@ -36,11 +39,10 @@ test('same seed gives bit-identical checkpoints; the result and sidecar describe
   assert.equal(sidecar.iteration, 6);
   assert.equal(sidecar.pipelineHash, 'test-hash');
   assert.equal(sidecar.seed, 7);
+  // Optimiser state as NiftyNet writes it; the iteration is in the file name only (NiftyNet has no global_step).
   const reader = await CheckpointReader.open(ra.checkpoint);
-  const step = await reader.read('global_step');
-  assert.equal(step.dtype, 'int64');
-  assert.equal((step.data as BigInt64Array)[0], 6n);
-  assert.ok(reader.has('ToyNet/conv_1/conv_/w/Adam_1') && reader.has('beta1_power'));
+  assert.ok(reader.has('ToyNet/conv_input_bn_relu/conv_/w/Adam_1') && reader.has('ApplyGradients/beta1_power'));
+  assert.ok(!reader.has('global_step'));
   await reader.close();
   // A different seed gives different weights.
   const c = tempDir('seed-c');
@@ -104,25 +106,30 @@ test('SIGTERM to the training process checkpoints at the current iteration and r
   assert.equal(((await readSidecar(result.checkpoint)) as { iteration: number }).iteration, result.reachedIteration);
 });
 
-test('frozen variables (and their batch-norm statistics) stay bit-identical; trained ones change', async () => {
+test('frozen variables (and their batch-norm statistics) stay bit-identical; trained ones change; the rest is carried', async () => {
   const dir = tempDir('freeze');
   const parent = await runStage(stageRequest({ modelDir: dir, stage: 'pretrain', end: 4 }), quiet);
   const child = await runStage(stageRequest({
-    modelDir: dir, stage: 'head', start: 4, end: 8, restoreFrom: parent.checkpoint, freeze: /ToyNet\/conv_1\//, task: 'B',
+    modelDir: dir, stage: 'head', start: 4, end: 8, restoreFrom: parent.checkpoint, freeze: /ToyNet\/conv_input_bn_relu\//, task: 'B',
   }), quiet);
   const report = await diffCheckpoints(parent.checkpoint, child.checkpoint);
   const status = new Map(report.variables.map((v) => [v.name, v.status]));
-  for (const name of ['w', 'beta', 'gamma', 'moving_mean', 'moving_variance'].map((n) =>
-    n === 'w' ? 'ToyNet/conv_1/conv_/w' : `ToyNet/conv_1/bn_/${n}`)) {
+  const frozenLayer = 'ToyNet/conv_input_bn_relu';
+  const bn = `${frozenLayer}/bn_`;
+  for (const name of [`${frozenLayer}/conv_/w`, ...['beta', 'gamma', 'moving_mean', 'moving_variance'].map((n) => `${bn}/${n}`),
+    `${bn}/${bn}/moving_mean/biased`, `${bn}/${bn}/moving_variance/local_step`]) {
     assert.equal(status.get(name), 'same', name);
   }
-  for (const name of ['ToyNet/conv_2/conv_/w', 'ToyNet/conv_2/bn_/moving_mean', 'ToyNet/classifier/conv_/b']) {
+  const trainedBn = 'ToyNet/conv_output_bn/bn_';
+  for (const name of ['ToyNet/conv_output_bn/conv_/w', `${trainedBn}/gamma`, `${trainedBn}/moving_mean`,
+    `${trainedBn}/${trainedBn}/moving_mean/local_step`]) {
     assert.equal(status.get(name), 'changed', name);
   }
-  // Frozen variables get no optimiser slots in the child's checkpoint.
-  assert.equal(status.get('ToyNet/conv_1/conv_/w/Adam'), 'onlyA');
+  // The frozen variables' Adam slots are not in the child's graph: carried over from the parent unchanged.
+  assert.equal(status.get(`${frozenLayer}/conv_/w/Adam`), 'same');
+  assert.ok(report.variables.every((v) => v.status === 'same' || v.status === 'changed'), 'the child holds every variable of its parent');
   const sidecar = (await readSidecar(child.checkpoint)) as { frozen: string[] };
-  assert.ok(sidecar.frozen.includes('ToyNet/conv_1/conv_/w'));
+  assert.ok(sidecar.frozen.includes(`${frozenLayer}/conv_/w`));
 });
 
 test('user errors in the training process come back as UserErrors of the same type', async () => {
@@ -131,7 +138,7 @@ test('user errors in the training process come back as UserErrors of the same ty
     (err: Error) => isUserError(err) && err.type === 'UnknownNetwork');
   await assert.rejects(runStage({ ...req, data: { kind: 'synthetic', task: 'A', spatial_size: [16, 16, 16] } }, quiet),
     (err: Error) => isUserError(err) && err.type === 'DataNetworkMismatch' && err.details.field === 'network.params.dims');
-  await assert.rejects(runStage({ ...req, restoreFrom: path.join(tempDir('none'), 'model.ckpt-3'), selection: { ...req.selection, restored: ['ToyNet/conv_1/conv_/w'] } }, quiet),
+  await assert.rejects(runStage({ ...req, restoreFrom: path.join(tempDir('none'), 'model.ckpt-3'), selection: { ...req.selection, restored: ['ToyNet/conv_input_bn_relu/conv_/w'] } }, quiet),
     (err: Error) => isUserError(err) && err.type === 'CheckpointError');
 });
 
@@ -144,6 +151,19 @@ test('pure-JS backend trains and is deterministic too', async () => {
   assert.ok(logs.some((l) => /training backend: cpu/.test(l)), logs.join('\n'));
   await assertIdentical(a.checkpoint, b.checkpoint);
   const reader = await CheckpointReader.open(a.checkpoint);
-  assert.ok(reader.has('ToyNet/conv_1/conv_/w/Momentum') && !reader.has('beta1_power'));
+  assert.ok(reader.has('ToyNet/conv_input_bn_relu/conv_/w/Momentum') && !reader.has('ApplyGradients/beta1_power'));
   await reader.close();
+});
+
+test('a stage started from `node -e` code trains in a child that runs the stage, not the code again', async () => {
+  const dir = tempDir('eval');
+  // Were `-e` inherited, the training child would run this code again; it says so and exits instead of forking on.
+  const code = `
+    if (process.send) { process.stderr.write('EVAL RAN IN THE CHILD\\n'); process.exit(3); }
+    const { runStage } = require('./lib/training');
+    const { stageRequest } = require('./test/helpers/training');
+    runStage(stageRequest({ modelDir: ${JSON.stringify(dir)}, end: 1 }), { onLog: () => {} })
+      .then((r) => console.log(r.checkpoint), (e) => { console.error(e.message); process.exit(1); });`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '-e', code], { cwd: REPO_ROOT, timeout: 120_000 });
+  assert.equal(stdout.trim(), path.join(dir, 'models', 'model.ckpt-1'));
 });

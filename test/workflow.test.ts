@@ -52,7 +52,7 @@ test('stages run in DAG order, a fork runs its branches in their own folders, th
   const file = writePipeline(dir, 'dag', `  - {name: base, iterations: 6}
   - {name: left, after: base, iterations: 4, data: {task: B}}
   - {name: left2, after: left, iterations: 3}
-  - {name: right, after: base, iterations: 5, vars_to_freeze: '^((?!classifier).)*$'}
+  - {name: right, after: base, iterations: 5, vars_to_freeze: '^((?!conv_output).)*$'}
 `);
   const handle = await start(file);
   const result = await handle.result();
@@ -139,12 +139,12 @@ test('a stage that has not started can change lr or vars_to_freeze; preflight re
     return true;
   });
 
-  const accepted = await handle.executeUpdate(editStageUpdate, { args: [{ stage: 'second', lr: 0.002, vars_to_freeze: ['^((?!classifier).)*$'] }] });
-  assert.deepEqual(accepted.edits, [{ stage: 'second', lr: 0.002, vars_to_freeze: ['^((?!classifier).)*$'] }]);
+  const accepted = await handle.executeUpdate(editStageUpdate, { args: [{ stage: 'second', lr: 0.002, vars_to_freeze: ['^((?!conv_output).)*$'] }] });
+  assert.deepEqual(accepted.edits, [{ stage: 'second', lr: 0.002, vars_to_freeze: ['^((?!conv_output).)*$'] }]);
   const result = await handle.result();
   const sidecar = JSON.parse(readFileSync(`${result.stages[1].checkpoint}.thaw.json`, 'utf8')) as { settings: { lr: number }; trained: string[] };
   assert.equal(sidecar.settings.lr, 0.002);
-  assert.deepEqual(sidecar.trained.sort(), ['ToyNet/classifier/conv_/b', 'ToyNet/classifier/conv_/w']);
+  assert.deepEqual(sidecar.trained.sort(), ['ToyNet/conv_output_bn/bn_/beta', 'ToyNet/conv_output_bn/bn_/gamma', 'ToyNet/conv_output_bn/conv_/w']);
   await saveHistory(handle, 'edit');
 });
 

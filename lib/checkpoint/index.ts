@@ -9,8 +9,9 @@ export { CheckpointReader } from './reader';
 export { writeCheckpoint, type WriteOptions } from './writer';
 export { listVariables, readSidecar, resolveCheckpointTarget } from './resolve';
 export {
-  applyRetention, checkpointPrefix, latestValidCheckpoint, listIterations, modelsDir, resolveStartingCheckpoint,
-  saveCheckpoint, verifyCheckpoint, type LatestOptions, type SaveOptions,
+  applyRetention, checkpointPrefix, checkpointProblem, latestValidCheckpoint, listIterations, modelsDir,
+  resolveStartingCheckpoint, saveCheckpoint, verifyCheckpoint, type LatestOptions, type SaveOptions,
+  type SkippedCheckpoint, type StartingCheckpoint,
 } from './model-dir';
 export { diffCheckpoints, type DiffReport, type DiffStatus, type VariableDiff } from './diff';
 export { bfloat16ToNumber, halfToNumber, toFloat32, toNumbers } from './convert';

@@ -7,7 +7,7 @@ import { CheckpointError } from './errors';
 import { basenameOf, dirnameOf, joinLocation, resolveLocation, storageFor } from '../storage';
 import { indexFile, metaFile, sidecarFile } from './names';
 import { CheckpointReader } from './reader';
-import { readCheckpointState, writeCheckpointState } from './state-file';
+import { readCheckpointState, STATE_FILE, writeCheckpointState } from './state-file';
 import { writeCheckpoint, type WriteOptions } from './writer';
 
 const PREFIX_BASE = 'model.ckpt';
@@ -58,19 +58,34 @@ export function listIterations(modelDir: string): Promise<number[]> {
   return listIterationsIn(modelsDir(modelDir));
 }
 
-/** True when every tensor of the checkpoint reads and verifies; false for a torn or corrupt one. */
-export async function verifyCheckpoint(prefix: string): Promise<boolean> {
+/** Why a checkpoint cannot be used (it does not read or verify completely), or null when every tensor verifies. */
+export async function checkpointProblem(prefix: string): Promise<CheckpointError | null> {
   let reader: CheckpointReader | null = null;
   try {
     reader = await CheckpointReader.open(prefix);
     await reader.verifyAll();
-    return true;
+    return null;
   } catch (err) {
-    if (err instanceof CheckpointError) return false;
+    if (err instanceof CheckpointError) return err;
     throw err;
   } finally {
     await reader?.close();
   }
+}
+
+/** True when every tensor of the checkpoint reads and verifies; false for a torn or corrupt one. */
+export async function verifyCheckpoint(prefix: string): Promise<boolean> {
+  return (await checkpointProblem(prefix)) === null;
+}
+
+/** A candidate `latestValidCheckpoint` passed over, and why (filters such as `maxIteration` are not reported). */
+export interface SkippedCheckpoint {
+  iteration: number;
+  prefix: string;
+  /** `missing`: the state file names it, but it is not complete in the folder; `invalid`: it does not verify. */
+  reason: 'missing' | 'invalid';
+  /** For `invalid`: what is wrong with it. */
+  error?: CheckpointError;
 }
 
 export interface LatestOptions {
@@ -78,6 +93,8 @@ export interface LatestOptions {
   maxIteration?: number;
   /** Extra test a candidate must pass (e.g. its sidecar matches the pipeline); runs before the (costly) verification. */
   accept?: (prefix: string, iteration: number) => Promise<boolean>;
+  /** Told about every candidate passed over because it is missing or does not verify, newest first. */
+  onSkip?: (skipped: SkippedCheckpoint) => void;
 }
 
 /**
@@ -92,16 +109,23 @@ export async function latestValidCheckpoint(
     if (options.maxIteration !== undefined && iteration > options.maxIteration) return false;
     const prefix = checkpointPrefix(modelDir, iteration);
     if (options.accept && !(await options.accept(prefix, iteration))) return false;
-    return verifyCheckpoint(prefix);
+    const error = await checkpointProblem(prefix);
+    if (error) options.onSkip?.({ iteration, prefix, reason: 'invalid', error });
+    return error === null;
   };
   const tried = new Set<number>();
+  // The state file before the listing: whatever it names was complete before the folder was listed.
   const state = await readCheckpointState(dir);
   const fromState = state ? iterationOfPrefix(dir, state.latest) : null;
+  const iterations = await listIterationsIn(dir);
   if (fromState !== null) {
     tried.add(fromState);
-    if (await usable(fromState)) return { iteration: fromState, prefix: checkpointPrefix(modelDir, fromState) };
+    if (!iterations.includes(fromState)) {
+      if (options.maxIteration === undefined || fromState <= options.maxIteration) {
+        options.onSkip?.({ iteration: fromState, prefix: checkpointPrefix(modelDir, fromState), reason: 'missing' });
+      }
+    } else if (await usable(fromState)) return { iteration: fromState, prefix: checkpointPrefix(modelDir, fromState) };
   }
-  const iterations = await listIterationsIn(dir);
   for (let i = iterations.length - 1; i >= 0; i--) {
     const iteration = iterations[i];
     if (tried.has(iteration)) continue;
@@ -110,12 +134,51 @@ export async function latestValidCheckpoint(
   return null;
 }
 
-/** `starting_iter`: 0 → start fresh (null); -1 → the latest valid checkpoint (null if none); N → model.ckpt-N. */
+/** The checkpoint a pipeline starts from, with what the user should know about how it was found. */
+export interface StartingCheckpoint {
+  iteration: number;
+  prefix: string;
+  /** Sentences for the user (e.g. the state file named a checkpoint that does not exist, so an older one is used). */
+  notes?: string[];
+}
+
+function describeSkips(skipped: SkippedCheckpoint[], dir: string): string {
+  return skipped.map((s) => {
+    const name = basenameOf(s.prefix);
+    return s.reason === 'missing'
+      ? `the checkpoint state file ${joinLocation(dir, STATE_FILE)} names ${name}, which does not exist in ${dir}`
+      : `${name} is not usable (${s.error!.message})`;
+  }).join('; ');
+}
+
+/** -1: the latest valid checkpoint; null only when the folder holds none and no state file names one. */
+async function resolveLatest(modelDir: string): Promise<StartingCheckpoint | null> {
+  const dir = modelsDir(modelDir);
+  const skipped: SkippedCheckpoint[] = [];
+  const found = await latestValidCheckpoint(modelDir, { onSkip: (s) => skipped.push(s) });
+  if (found && skipped.length === 0) return found;
+  if (found) {
+    const note = `${describeSkips(skipped, dir)}; starting from ${basenameOf(found.prefix)}, the newest valid checkpoint there`;
+    return { ...found, notes: [note] };
+  }
+  if (skipped.length === 0) return null;
+  const fixes = [...new Set(skipped.map((s) => s.error?.details.fix).filter((f): f is string => Boolean(f)))];
+  throw new CheckpointError(`starting_iter -1: ${dir} has no usable checkpoint: ${describeSkips(skipped, dir)}`, {
+    file: skipped[0].prefix,
+    field: 'starting_iter',
+    fix: `${fixes.length > 0 ? fixes.join('; ') : 'put the checkpoint files back'}, or set starting_iter: 0 to start from scratch`,
+  });
+}
+
+/**
+ * `starting_iter`: 0 → start fresh (null); -1 → the latest valid checkpoint (null if there is none at all; an error
+ * when there are some but none is usable); N → model.ckpt-N, whose data shards must be present in full.
+ */
 export async function resolveStartingCheckpoint(
   modelDir: string, startingIter: number,
-): Promise<{ iteration: number; prefix: string } | null> {
+): Promise<StartingCheckpoint | null> {
   if (startingIter === 0) return null;
-  if (startingIter === -1) return latestValidCheckpoint(modelDir);
+  if (startingIter === -1) return resolveLatest(modelDir);
   const dir = modelsDir(modelDir);
   if (!Number.isInteger(startingIter) || startingIter < -1) {
     throw new CheckpointError(`starting_iter ${startingIter} is not valid: use 0 (fresh start), -1 (latest) or an iteration N`, {
@@ -131,7 +194,19 @@ export async function resolveStartingCheckpoint(
       { file: prefix, field: 'starting_iter', fix: 'set starting_iter to an existing iteration, -1 for the latest, or 0' },
     );
   }
-  return { iteration: startingIter, prefix: checkpointPrefix(modelDir, startingIter) };
+  const prefix = checkpointPrefix(modelDir, startingIter);
+  const reader = await CheckpointReader.open(prefix);
+  try {
+    await reader.checkShards(); // an LFS pointer or a truncated copy is found now, not when training restores it
+  } catch (err) {
+    if (err instanceof CheckpointError) {
+      throw new CheckpointError(`starting_iter ${startingIter}: ${err.message}`, { ...err.details, field: 'starting_iter' });
+    }
+    throw err;
+  } finally {
+    await reader.close();
+  }
+  return { iteration: startingIter, prefix };
 }
 
 export interface SaveOptions {

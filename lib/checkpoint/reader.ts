@@ -17,6 +17,28 @@ import { decodeTensorBytes, TensorBytesError } from './tensor-bytes';
 /** Versions this reader understands (TensorFlow's kTensorBundleVersion checks). */
 const CONSUMER_VERSION = 1;
 
+/** First line of a Git LFS pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md). */
+const LFS_POINTER_HEADER = 'version https://git-lfs.github.com/spec/v1';
+/** LFS pointer files are small (the spec caps them at 1024 bytes); only a shard that small is looked at. */
+const LFS_POINTER_MAX_BYTES = 1024;
+const LFS_FIX = 'fetch the real file with `git lfs pull` in the repository it came from';
+
+/**
+ * The error for a data shard that is a Git LFS pointer (a clone without `git lfs`, or a download of the pointer
+ * instead of the file), or null when the bytes are not one.
+ */
+function lfsPointerError(file: string, head: Uint8Array, size: number, needed: number): CheckpointError | null {
+  const text = Buffer.from(head.buffer, head.byteOffset, head.byteLength).toString('latin1');
+  if (!text.startsWith(LFS_POINTER_HEADER)) return null;
+  const realSize = /^size (\d+)$/m.exec(text)?.[1];
+  const real = realSize === undefined ? '' : realSize === String(needed) ? ', the size the pointer names' : `; the pointer names ${realSize}`;
+  return new CheckpointError(
+    `${file} is a Git LFS pointer (a ${size}-byte text file), not the checkpoint data (the index needs ${needed} bytes${real}): ` +
+    `${LFS_FIX}, then retry`,
+    { file, fix: LFS_FIX },
+  );
+}
+
 interface Entry extends DecodedEntry {
   name: string;
   type: DType;
@@ -39,6 +61,8 @@ export class CheckpointReader {
     private readonly byName: Map<string, Entry>,
     /** Pieces of partitioned variables, by latin1 of their encoded key. */
     private readonly pieces: Map<string, DecodedEntry>,
+    /** Per shard, the bytes the index says it holds at least (the end of its last tensor). */
+    private readonly extents: number[],
   ) {}
 
   static async open(prefix: string): Promise<CheckpointReader> {
@@ -98,7 +122,11 @@ export class CheckpointReader {
       entries.push(entry);
       byName.set(name, entry);
     }
-    return new CheckpointReader(prefix, header.numShards, header.endianness === 1, entries, byName, pieces);
+    const extents = new Array<number>(Math.max(header.numShards, 0)).fill(0);
+    for (const e of [...entries.filter((x) => x.slices.length === 0), ...pieces.values()]) {
+      if (e.shardId < extents.length) extents[e.shardId] = Math.max(extents[e.shardId], e.offset + e.size);
+    }
+    return new CheckpointReader(prefix, header.numShards, header.endianness === 1, entries, byName, pieces, extents);
   }
 
   /** Every variable, sorted by name bytes; partitioned variables appear once with their full shape. */
@@ -134,6 +162,24 @@ export class CheckpointReader {
     }
   }
 
+  /**
+   * Checks, without reading any tensor, that every data shard exists and is as long as the index says (a Git LFS
+   * pointer or a truncated copy is a CheckpointError naming the file); cheap next to `verifyAll`.
+   */
+  async checkShards(): Promise<void> {
+    for (let id = 0; id < this.numShards; id++) {
+      const source = await this.shard(id);
+      if (source.size < this.extents[id]) {
+        const file = dataFile(this.prefix, id, this.numShards);
+        throw new CheckpointError(
+          `${file} is truncated: it holds ${source.size} bytes but the index ${indexFile(this.prefix)} needs ${this.extents[id]} ` +
+          '(an incomplete copy or a damaged file)',
+          { file, fix: 'copy the checkpoint again (every file of the prefix), or start from another checkpoint' },
+        );
+      }
+    }
+  }
+
   /** Reads and verifies every tensor (memory bounded by the two largest). */
   async verifyAll(): Promise<void> {
     for await (const _ of this.readAll()) {
@@ -164,7 +210,10 @@ export class CheckpointReader {
     await Promise.all(handles.map(async (h) => (await h.catch(() => null))?.close()));
   }
 
-  /** The open shard file and its size (a bad offset is then reported without trying to read or allocate it). */
+  /**
+   * The open shard file and its size (a bad offset is then reported without trying to read or allocate it). A shard
+   * shorter than the index says that is a Git LFS pointer fails here, for every read, with a message that says so.
+   */
   private shard(id: number): Promise<ReadSource> {
     let handle = this.shards.get(id);
     if (!handle) {
@@ -172,6 +221,14 @@ export class CheckpointReader {
       handle = storageFor(file).open(file).catch((err) => {
         this.shards.delete(id);
         throw fileError(err, file, 'checkpoint data shard');
+      }).then(async (source) => {
+        const needed = this.extents[id] ?? 0;
+        if (source.size >= needed || source.size > LFS_POINTER_MAX_BYTES || source.size === 0) return source;
+        const head = await source.read(0, source.size);
+        const lfs = head && lfsPointerError(file, head, source.size, needed);
+        if (!lfs) return source;
+        await source.close();
+        throw lfs;
       });
       this.shards.set(id, handle);
     }

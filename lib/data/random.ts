@@ -81,6 +81,7 @@ export const Purpose = {
   syntheticShapes: 1,
   syntheticNoise: 2,
   niftiPick: 3,
+  affineAugmentation: 4,
 } as const;
 
 /** The stream for one sample of one batch: the pure-function-of-(seed, iteration) contract in one place. */

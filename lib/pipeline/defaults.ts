@@ -1,4 +1,4 @@
-/** Settings every stage gets unless the pipeline's `defaults` or the stage say otherwise (TF1's own defaults). */
+/** Settings every stage gets unless the pipeline's `defaults` or the stage say otherwise (TF1's and NiftyNet's defaults). */
 import type { TrainingSettings } from './plan';
 
 export const DEFAULT_SETTINGS: TrainingSettings = {
@@ -11,7 +11,8 @@ export const DEFAULT_SETTINGS: TrainingSettings = {
   batch_size: 4,
   save_every_n: 50,
   max_checkpoints: 5,
-  loss: 'dice_plus_xent',
+  loss_type: 'DicePlusXEnt',
+  frozen_batch_norm: 'moving',
 };
 
 export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as Array<keyof TrainingSettings>;

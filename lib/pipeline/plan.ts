@@ -4,7 +4,13 @@
  */
 
 export type OptimizerName = 'adam' | 'sgd' | 'momentum';
-export type LossName = 'dice' | 'cross_entropy' | 'dice_plus_xent';
+/** NiftyNet's segmentation loss_type names (niftynet/layer/loss_segmentation.py). */
+export type LossType = 'CrossEntropy' | 'Dice' | 'Dice_NS' | 'DicePlusXEnt' | 'GDSC' | 'Tversky' | 'SensSpec';
+/**
+ * How batch norms of frozen layers normalise while a stage trains: `moving` (thaw's default) with their moving
+ * statistics, which stay fixed; `batch` as NiftyNet does, with batch statistics, their moving averages updating.
+ */
+export type FrozenBatchNorm = 'moving' | 'batch';
 /** `auto` picks the fastest present: tensorflow-gpu (tfjs-node-gpu), tensorflow (tfjs-node), cpu (pure JS). */
 export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu';
 
@@ -22,7 +28,8 @@ export interface TrainingSettings {
   save_every_n: number;
   /** Keep at most this many checkpoints per checkpoint folder; ones the pipeline still needs are never deleted. */
   max_checkpoints: number;
-  loss: LossName;
+  loss_type: LossType;
+  frozen_batch_norm: FrozenBatchNorm;
 }
 
 /** Which network, with its parameters; the network registry knows what the params mean. */

@@ -5,7 +5,10 @@
  */
 import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
 import schema from '../../schemas/pipeline.schema.json';
+import { listNetworks } from '../training/networks';
 import { closest } from './problems';
+
+const NETWORK_NAMES = listNetworks().map((n) => n.name);
 
 export { schema as pipelineSchema };
 
@@ -24,7 +27,6 @@ const NIFTYNET_NAMES: Record<string, string> = {
   max_iter: 'iterations',
   optimiser: 'optimizer',
   learning_rate: 'lr',
-  loss_type: 'loss',
   spatial_window_size: 'spatial_size',
 };
 
@@ -100,6 +102,6 @@ function describe(e: ErrorObject): SchemaProblem {
 
 function oneOfDescription(e: ErrorObject): string {
   if (e.schemaPath.includes('patterns')) return 'must be a regex (string) or a list of regexes ([] selects nothing)';
-  if (e.instancePath === '/network') return 'must be a network name (toynet, unet, highres3dnet, dense_vnet) or {name, params}';
+  if (e.instancePath === '/network') return `must be a network name (${NETWORK_NAMES.join(', ')}) or {name, params}`;
   return 'matches none of the allowed forms';
 }

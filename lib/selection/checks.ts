@@ -20,6 +20,8 @@ export interface StageContext {
   stage: StagePlan;
   stageIndex: number;
   network: readonly VariableSpec[];
+  /** The variables of the checkpoint the stage starts from (null from scratch). */
+  checkpoint: readonly { name: string }[] | null;
   source: StageSource;
   /** Variables trained by an earlier stage of this lineage → the last stage that trained them. */
   earlierTrained: ReadonlyMap<string, string>;
@@ -68,6 +70,7 @@ export function checkStage(ctx: StageContext, result: SelectionResult): StagePro
     `check the pattern against the checkpoint with "thaw vars <checkpoint> --match '${m.pattern}'"`)));
 
   if (result.freezeMode === 'patterns') errors.push(...checkFreezePatterns(ctx, result.freezePatterns, make));
+  warnings.push(...checkExcludesNothing(ctx, result, make));
   errors.push(...checkMissing(ctx, result, make));
 
   if (result.mismatched.length > 0) {
@@ -115,8 +118,51 @@ function checkFreezePatterns(ctx: StageContext, matches: readonly PatternMatch[]
   return out;
 }
 
+/** `Net/scope` of every variable: the names a pattern can select whole layers by. */
+function topScopes(network: readonly VariableSpec[]): string[] {
+  return [...new Set(network.map((v) => v.name.split('/').slice(0, 2).join('/')))];
+}
+
+/**
+ * A negative-lookahead pattern (`^((?!X).)*$`) that matches every candidate excludes nothing: usually because the
+ * names it means to exclude are not the network's (the seed's `DenseVNet\/(skip_conv|fin_conv)`: no released
+ * DenseVNet has those scopes). Says which of its words no variable has, and what the real scopes are.
+ */
+function checkExcludesNothing(ctx: StageContext, result: SelectionResult, make: Make): Problem[] {
+  const out: Problem[] = [];
+  const candidates = (m: PatternMatch) => (result.restorePatterns.includes(m) ? result.graph.length : ctx.network.length);
+  const own = [...result.restorePatterns, ...(result.freezeMode === 'patterns' ? result.freezePatterns : [])];
+  for (const m of own) {
+    if (m.error || !m.pattern.includes('(?!') || m.matched.length < candidates(m)) continue;
+    // The words it excludes by; a word some checkpoint variable has (`Adam`) excludes something there: no warning.
+    const lookahead = m.pattern.slice(m.pattern.indexOf('(?!'));
+    const words = [...new Set(lookahead.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])];
+    const names = [...ctx.network, ...result.graph, ...(ctx.checkpoint ?? [])].map((v) => v.name);
+    const absent = words.filter((w) => !names.some((n) => n.includes(w)));
+    if (absent.length === 0) continue;
+    const why = `no variable name contains ${absent.map((w) => `"${w}"`).join(' or ')}`;
+    out.push(make('PatternExcludesNothing', m.field,
+      `the pattern '${m.pattern}' matches all ${plural(candidates(m), 'variable')}, so it excludes nothing: ${why}; the network's layer scopes are ${topScopes(ctx.network).join(', ')}`,
+      'name scopes that exist (list them with "thaw vars <checkpoint>"), e.g. exclude the final layer of the network'));
+  }
+  return out;
+}
+
+/** The first path segments of some names (`HighRes3DNet/`, `ApplyGradients/`), to say whose variables they are. */
+function roots(names: readonly string[]): string {
+  return [...new Set(names.map((n) => `${n.split('/')[0]}/`))].slice(0, 5).join(', ');
+}
+
 function checkMissing(ctx: StageContext, result: SelectionResult, make: Make): Problem[] {
   if (result.missing.length === 0) return [];
+  const inCheckpoint = new Set((ctx.checkpoint ?? []).map((v) => v.name));
+  if (inCheckpoint.size > 0 && !ctx.network.some((v) => inCheckpoint.has(v.name))) {
+    return [make('ForeignCheckpoint', `stages[${ctx.stageIndex}].vars_to_restore`,
+      `${sourceText(ctx.source)} holds none of the network's ${plural(ctx.network.length, 'variable')}: it was written by another network ` +
+      `(its variables are under ${roots([...inCheckpoint])}; the network's under ${roots(ctx.network.map((v) => v.name))})`,
+      'set network.name and network.params to the network that wrote the checkpoint, or start from scratch with starting_iter: 0',
+      result.missing)];
+  }
   const optimizer = ctx.stage.settings.optimizer;
   const networkNames = new Set(ctx.network.map((v) => v.name));
   const slots = result.missing.filter((n) => {

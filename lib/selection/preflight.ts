@@ -1,10 +1,12 @@
 /**
  * Preflight: every stage's selection and checks, before any training. Walks the stage DAG in order; a root stage
  * starts from the pipeline's starting checkpoint (or from scratch), a later stage from its parent's final checkpoint,
- * whose variables are the parent's graph. The report is plain JSON (the result of a Temporal activity).
+ * whose variables are the parent's graph plus what the parent carried over unchanged from its own start (the slots
+ * of variables it froze, anything else that checkpoint held). The report is plain JSON (the result of a Temporal
+ * activity).
  */
 import path from 'node:path';
-import { listVariables, resolveStartingCheckpoint } from '../checkpoint';
+import { listVariables, resolveStartingCheckpoint, type StartingCheckpoint } from '../checkpoint';
 import { isUserError } from '../errors';
 import { joinDir } from '../pipeline/folders';
 import type { NetworkConfig, Plan, StagePlan } from '../pipeline/plan';
@@ -23,6 +25,8 @@ export interface StageReport {
   restoreFrom: string | null;
   selection: StageSelection;
   variables: VariableFate[];
+  /** Variables of the starting checkpoint outside the stage's graph: written into its checkpoints unchanged. */
+  carried: string[];
 }
 
 export interface PreflightReport {
@@ -35,7 +39,8 @@ export interface PreflightReport {
 export interface PreflightDeps {
   /** The network's variables (default: the network registry). */
   networkVariables(network: NetworkConfig, plan: Plan): VariableSpec[];
-  resolveStartingCheckpoint(modelDir: string, startingIter: number): Promise<{ iteration: number; prefix: string } | null>;
+  /** The starting checkpoint; its `notes` (how -1 found it, e.g. passing over a missing one) become warnings. */
+  resolveStartingCheckpoint(modelDir: string, startingIter: number): Promise<StartingCheckpoint | null>;
   listVariables(prefix: string): Promise<CheckpointVariable[]>;
 }
 
@@ -65,21 +70,28 @@ interface Start {
   failed: boolean;
 }
 
-async function startingPoint(plan: Plan, deps: PreflightDeps, errors: Problem[]): Promise<Start> {
+async function startingPoint(plan: Plan, deps: PreflightDeps, errors: Problem[], warnings: Problem[]): Promise<Start> {
   const file = plan.source_file;
-  let resolved: { iteration: number; prefix: string } | null;
+  let resolved: StartingCheckpoint | null;
   try {
     resolved = await deps.resolveStartingCheckpoint(plan.model_dir, plan.starting_iter);
   } catch (err) {
     errors.push(userProblem(err, file, 'StartingCheckpoint', 'starting_iter'));
     return { iteration: 0, prefix: null, variables: null, scratchReason: 'its starting checkpoint is missing', failed: true };
   }
+  for (const note of resolved?.notes ?? []) {
+    warnings.push(problem({
+      code: 'StartingCheckpointFallback', file, field: 'starting_iter', text: `${plan.starting_iter}: ${note}`,
+      fix: `nothing, if iteration ${resolved!.iteration} is where to start; otherwise set starting_iter to the iteration to start from`,
+    }));
+  }
   if (!resolved) {
     const reason = plan.starting_iter === 0 ? 'starting_iter: 0' : `starting_iter: -1 and ${plan.model_dir} holds no valid checkpoint yet`;
     return { iteration: 0, prefix: null, variables: null, scratchReason: reason, failed: false };
   }
   try {
-    return { ...resolved, variables: await deps.listVariables(resolved.prefix), scratchReason: '', failed: false };
+    const { iteration, prefix } = resolved;
+    return { iteration, prefix, variables: await deps.listVariables(prefix), scratchReason: '', failed: false };
   } catch (err) {
     errors.push(userProblem(err, file, 'StartingCheckpoint', 'starting_iter'));
     return { iteration: resolved.iteration, prefix: null, variables: null, scratchReason: 'its starting checkpoint cannot be read', failed: true };
@@ -88,7 +100,8 @@ async function startingPoint(plan: Plan, deps: PreflightDeps, errors: Problem[])
 
 interface Finished {
   report: StageReport;
-  graph: CheckpointVariable[];
+  /** The variables of the stage's checkpoints: its graph, and what it carries over from its start. */
+  written: CheckpointVariable[];
   folder: string;
   data: StagePlan['data'];
   trained: Map<string, string>;
@@ -107,7 +120,7 @@ export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): 
     errors.push(userProblem(err, file, 'Network', (err as { details?: { field?: string } }).details?.field ?? 'network'));
     return { ok: false, errors, warnings, stages: [] };
   }
-  const start = await startingPoint(plan, d, errors);
+  const start = await startingPoint(plan, d, errors, warnings);
 
   const done = new Map<string, Finished>();
   const stages: StageReport[] = [];
@@ -119,19 +132,22 @@ export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): 
       : start.prefix !== null
         ? { kind: 'checkpoint', prefix: start.prefix }
         : { kind: 'scratch', reason: start.scratchReason, startFailed: start.failed };
+    const checkpoint = parent ? parent.written : start.variables;
     const result = selectVariables({
       stage,
       stageIndex,
       network,
       isRoot: parent === undefined || parent === null,
-      checkpoint: parent ? parent.graph : start.variables,
+      checkpoint,
       file,
     });
     const earlierTrained = parent ? parent.trained : new Map<string, string>();
-    const found = checkStage({ file, stage, stageIndex, network, source, earlierTrained }, result);
+    const found = checkStage({ file, stage, stageIndex, network, checkpoint, source, earlierTrained }, result);
     errors.push(...found.errors);
     warnings.push(...found.warnings);
 
+    const graphNames = new Set(result.graph.map((v) => v.name));
+    const carried = (checkpoint ?? []).filter((v) => !graphNames.has(v.name));
     const startIteration = parent ? parent.report.endIteration : start.iteration;
     const report: StageReport = {
       name: stage.name,
@@ -141,13 +157,14 @@ export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): 
       restoreFrom: source.kind === 'scratch' ? null : source.prefix,
       selection: result.selection,
       variables: result.variables,
+      carried: carried.map((v) => v.name),
     };
     stages.push(report);
     const trained = new Map(earlierTrained);
     for (const name of result.selection.trained) trained.set(name, stage.name);
     done.set(stage.name, {
       report,
-      graph: result.graph.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })),
+      written: [...result.graph.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })), ...carried],
       folder: folderOf(stage, plan),
       data: stage.data,
       trained,

@@ -2,8 +2,8 @@
  * One stage's variable selection (pure): which variables of the stage's graph are restored from its starting
  * checkpoint or initialised, and which trainable ones are frozen or trained.
  *
- * A stage's graph is, as in TF1/NiftyNet, the network's variables plus the optimiser slots of its TRAINED variables,
- * the optimiser's globals and global_step: frozen variables get no Adam slots, which is why a checkpoint written by a
+ * A stage's graph is, as in TF1/NiftyNet, the network's variables plus the optimiser slots of its TRAINED variables
+ * and the optimiser's globals (`ApplyGradients/beta1_power`, …): frozen variables get no Adam slots, which is why a checkpoint written by a
  * stage that froze part of the network lacks slots a later stage needs.
  *
  * Defaults (null = field not given, [] = select nothing; a name is selected when ANY pattern matches):
@@ -12,10 +12,11 @@
  * - root stage from scratch: restore nothing, freeze only what vars_to_freeze names;
  * - later stage: restore everything the parent saved, freeze only what vars_to_freeze names.
  * When restoring "everything", optimiser slots the checkpoint lacks are initialised and reported.
- * Batch-norm statistics of a frozen layer (one whose trainable variables are all frozen) count as frozen.
+ * Batch-norm statistics of a frozen layer (one whose trainable variables, beta and gamma, are all frozen) count as
+ * frozen, unless the stage keeps NiftyNet's behaviour (`frozen_batch_norm: batch`), which updates them.
  */
 import type { StagePlan } from '../pipeline/plan';
-import type { VariableSpec } from '../training/networks/variable-spec';
+import { isBatchNormStatistic, type VariableSpec } from '../training/networks/variable-spec';
 import { optimizerVariables } from '../training/optimizers/slot-names';
 import { compilePattern, PatternError, type CompiledPattern } from './pattern';
 
@@ -39,7 +40,7 @@ export interface StageSelection {
 
 export type StartFate = 'restored' | 'initialised';
 /** trained/frozen: trainable variables; statistics: batch-norm moving statistics updated in training mode;
- *  optimizer: optimiser state and global_step. */
+ *  optimizer: optimiser state. */
 export type UpdateFate = 'trained' | 'frozen' | 'statistics' | 'optimizer';
 
 export interface VariableFate {
@@ -99,7 +100,6 @@ export interface SelectionResult {
   mismatched: Mismatch[];
 }
 
-const isStatistic = (v: VariableSpec) => v.role === 'bn_moving_mean' || v.role === 'bn_moving_variance';
 
 function matchPatterns(patterns: readonly string[], fieldBase: string, candidates: readonly string[], file?: string): PatternMatch[] {
   return patterns.map((pattern, i) => {
@@ -169,17 +169,18 @@ export function selectVariables(input: SelectionInput): SelectionResult {
   for (const v of wanted) {
     const found = inCheckpoint.get(v.name);
     if (!found) {
-      const optimizerState = v.role === 'optimizer_slot' || v.role === 'global';
-      if (restoreMode === 'everything' && optimizerState) {
-        if (v.role === 'optimizer_slot') slotsInitialised.push(v.name);
-      } else missing.push(v.name);
+      const optimizerState = v.role === 'optimizer_slot' || v.role === 'optimizer_power';
+      if (restoreMode === 'everything' && optimizerState) slotsInitialised.push(v.name);
+      else missing.push(v.name);
     } else if (!sameVariable(found, v)) {
       mismatched.push({ name: v.name, expected: { name: v.name, dtype: v.dtype, shape: v.shape }, found });
     } else restored.add(v.name);
   }
 
+  // NiftyNet's behaviour (frozen_batch_norm: batch) keeps updating the statistics of frozen batch norms.
+  const statisticsFixed = stage.settings.frozen_batch_norm === 'moving';
   const frozen = network
-    .filter((v) => (v.trainable && !trainedNames.has(v.name)) || (isStatistic(v) && frozenLayers.has(v.layer)))
+    .filter((v) => (v.trainable && !trainedNames.has(v.name)) || (statisticsFixed && isBatchNormStatistic(v) && frozenLayers.has(v.layer)))
     .map((v) => v.name);
   const frozenSet = new Set(frozen);
   const variables = graph.map((v): VariableFate => {
@@ -188,7 +189,7 @@ export function selectVariables(input: SelectionInput): SelectionResult {
       ? 'frozen'
       : trainedNames.has(v.name)
         ? 'trained'
-        : isStatistic(v)
+        : isBatchNormStatistic(v)
           ? 'statistics'
           : 'optimizer';
     return { name: v.name, shape: v.shape, dtype: v.dtype, fate: `${start}, ${update}`, start, update };

@@ -22,12 +22,14 @@ function size(shape: number[]): number {
 }
 
 /**
- * He-normal weights (std sqrt(2 / fan_in), truncated at 2 std like TensorFlow's truncated normal): fan_in is the
- * kernel volume times the input channels, i.e. every dimension but the last.
+ * He-normal weights (std sqrt(2 / fan_in), truncated at 2 std like TensorFlow's truncated normal), as NiftyNet's
+ * default initialisers: fan_in is the kernel volume times the input channels, i.e. every dimension but the last of
+ * a convolution kernel [...k, in, out], and all but the second-to-last of a transposed one [...k, out, in].
  */
 function heNormal(spec: VariableSpec, seed: number): Float32Array {
   const out = new Float32Array(size(spec.shape));
-  const fanIn = size(spec.shape.slice(0, -1));
+  const s = spec.shape;
+  const fanIn = spec.role === 'deconv_weight' ? size(s.slice(0, -2)) * s[s.length - 1] : size(s.slice(0, -1));
   const std = Math.sqrt(2 / fanIn);
   const rng = new Stream(keyOf(seed, nameHash(spec.name), INIT_PURPOSE));
   for (let i = 0; i < out.length; i++) {
@@ -38,19 +40,24 @@ function heNormal(spec: VariableSpec, seed: number): Float32Array {
   return out;
 }
 
-/** The initial value of a float variable: network weights, batch-norm parameters, optimiser slots and powers. */
+/**
+ * The initial value of a float variable, as NiftyNet's layers and TF1's optimisers initialise it: weights He normal,
+ * gamma and moving variance 1, prelu alpha, beta, biases, moving means, zero-debias state and optimiser slots 0,
+ * Adam's powers beta.
+ */
 export function initialValue(spec: VariableSpec, seed: number, settings: TrainingSettings): Float32Array {
   switch (spec.role) {
     case 'weight':
+    case 'deconv_weight':
       return heNormal(spec, seed);
     case 'bn_gamma':
+    case 'norm_gamma':
     case 'bn_moving_variance':
       return new Float32Array(size(spec.shape)).fill(1);
-    case 'optimizer_slot':
-      // Adam's powers start at beta (tf.compat.v1.train.AdamOptimizer); every per-variable slot starts at zero.
-      if (spec.name === 'beta1_power') return Float32Array.of(settings.beta1);
-      if (spec.name === 'beta2_power') return Float32Array.of(settings.beta2);
-      return new Float32Array(size(spec.shape));
+    case 'constant':
+      return new Float32Array(size(spec.shape)).fill(spec.init ?? 0);
+    case 'optimizer_power':
+      return Float32Array.of(spec.name.endsWith('beta2_power') ? settings.beta2 : settings.beta1);
     default:
       return new Float32Array(size(spec.shape));
   }

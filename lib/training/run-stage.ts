@@ -38,19 +38,26 @@ const TEST_FLAGS_WITH_VALUE = new Set([
   '--test-name-pattern', '--test-skip-pattern', '--test-reporter', '--test-reporter-destination',
   '--test-concurrency', '--test-timeout', '--test-shard',
 ]);
+/** Flags that run code of their own instead of the entry file (`node -e …`): inherited, every child would run it again. */
+const CODE_FLAGS = new Set(['--eval', '-e', '--print', '-p']);
 
-/** The parent's node flags minus the test runner's (a training child is not a test file). */
-function withoutTestFlags(argv: string[]): string[] {
+/** The parent's node flags minus the test runner's and `--eval`'s (a training child is neither a test nor a script). */
+function childFlags(argv: string[]): string[] {
   const kept: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (!argv[i].startsWith('--test')) kept.push(argv[i]);
-    else if (TEST_FLAGS_WITH_VALUE.has(argv[i])) i++;
+    const flag = argv[i].split('=')[0];
+    const takesNext = !argv[i].includes('=');
+    if (CODE_FLAGS.has(flag)) {
+      if (takesNext) i++;
+    } else if (flag.startsWith('--test')) {
+      if (TEST_FLAGS_WITH_VALUE.has(flag) && takesNext) i++;
+    } else kept.push(argv[i]);
   }
   return kept;
 }
 
 function childExecArgv(): string[] {
-  const args = withoutTestFlags(process.execArgv);
+  const args = childFlags(process.execArgv);
   // bin/thaw.js loads sources with require('tsx/cjs'), which leaves no flag behind: give the child the same loader.
   const loadsTs = args.some((a) => a.includes('tsx'));
   return childEntry().endsWith('.ts') && !loadsTs ? [...args, '--require', require.resolve('tsx/cjs')] : args;

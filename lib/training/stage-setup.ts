@@ -2,23 +2,27 @@
  * Engine-agnostic preparation of a stage: which variables exist (network + optimiser state), which are trained and
  * which layers are frozen, where to resume from, and every variable's starting value (restored or initialised).
  */
-import { CheckpointReader, latestValidCheckpoint, readSidecar } from '../checkpoint';
+import { CheckpointReader, latestValidCheckpoint, readSidecar, type Tensor } from '../checkpoint';
 import type { DataSource } from '../data';
 import { UserError } from '../errors';
 import { getNetwork, type CommonParams, type NetworkDefinition } from './networks';
 import type { VariableSpec } from './networks/variable-spec';
-import { GLOBAL_STEP, optimizerVariables } from './optimizers/slot-names';
+import { optimizerVariables } from './optimizers/slot-names';
 import { initialValue } from './init';
+import type { OptimizerName } from '../pipeline/plan';
 import type { StageRunRequest, StageSidecar } from './types';
 
 export interface StageGraph {
   net: NetworkDefinition;
   params: CommonParams & Record<string, unknown>;
-  /** Network variables, then optimiser state (slots, powers, global_step). */
+  /** Network variables, then optimiser state (slots, powers). */
   variables: VariableSpec[];
   trained: VariableSpec[];
   frozen: string[];
-  /** Layers all of whose trainable variables are frozen: their batch norm runs in inference mode. */
+  /**
+   * Layers all of whose trainable variables are frozen. A batch norm among them (beta and gamma frozen) normalises
+   * with its moving statistics and keeps them fixed, unless the stage asks for NiftyNet's behaviour.
+   */
   frozenLayers: Set<string>;
 }
 
@@ -26,7 +30,7 @@ function stageError(req: StageRunRequest, type: string, message: string, field: 
   return new UserError(type, `stage ${req.stage}: ${message}`, { field, fix });
 }
 
-/** Checks that the data fits the network (channels, classes, dimensionality, pooling multiple). */
+/** Checks that the data fits the network (channels, classes, dimensionality, the network's size constraints). */
 function checkDataFitsNetwork(req: StageRunRequest, graph: Pick<StageGraph, 'net' | 'params'>, data: DataSource): void {
   const { net, params } = graph;
   const mismatch = (what: string, field: string, fix: string) => stageError(req, 'DataNetworkMismatch', what, field, fix);
@@ -42,10 +46,10 @@ function checkDataFitsNetwork(req: StageRunRequest, graph: Pick<StageGraph, 'net
     throw mismatch(`the data is ${data.spatialSize.length}-D but network ${net.name} is ${params.dims}-D`,
       'network.params.dims', `set network.params.dims: ${data.spatialSize.length}`);
   }
-  const multiple = net.spatialMultiple(params);
-  if (data.spatialSize.some((s) => s % multiple !== 0)) {
-    throw mismatch(`spatial_size [${data.spatialSize.join(', ')}] is not a multiple of ${multiple}, which ${net.name} needs`,
-      'data.spatial_size', `use sizes divisible by ${multiple}, or fewer pooling levels`);
+  const problem = net.inputSizeProblem(params, data.spatialSize);
+  if (problem) {
+    throw mismatch(`spatial_size [${data.spatialSize.join(', ')}] does not fit: ${problem}`, 'data.spatial_size',
+      `choose a spatial_size that ${net.name} takes`);
   }
 }
 
@@ -68,13 +72,16 @@ export function buildStageGraph(req: StageRunRequest, data: DataSource): StageGr
     throw stageError(req, 'NothingToTrain', 'every trainable variable is frozen', 'vars_to_freeze',
       'freeze fewer variables (vars_to_freeze) so that the stage trains something');
   }
+  return { net, params, ...trainingGraph(netVars, trainedNames, req.settings.optimizer) };
+}
+
+/** The graph of a stage that trains `trainedNames` of `netVars`: frozen variables and layers, optimiser state. */
+export function trainingGraph(netVars: VariableSpec[], trainedNames: ReadonlySet<string>, optimizer: OptimizerName) {
+  const trained = netVars.filter((v) => trainedNames.has(v.name));
   const frozen = netVars.filter((v) => v.trainable && !trainedNames.has(v.name)).map((v) => v.name);
   const layersWithTrained = new Set(trained.map((v) => v.layer));
   const frozenLayers = new Set(netVars.filter((v) => v.trainable && !layersWithTrained.has(v.layer)).map((v) => v.layer));
-  return {
-    net, params, trained, frozen, frozenLayers,
-    variables: [...netVars, ...optimizerVariables(req.settings.optimizer, trained)],
-  };
+  return { trained, frozen, frozenLayers, variables: [...netVars, ...optimizerVariables(optimizer, trained)] };
 }
 
 export interface ResumePoint {
@@ -99,7 +106,16 @@ export async function findResumePoint(req: StageRunRequest): Promise<ResumePoint
   return latest && found ? { ...latest, sidecar: found } : null;
 }
 
-export type StartValues = Map<string, Float32Array>;
+export interface StartValues {
+  /** Every graph variable's starting value. */
+  values: Map<string, Float32Array>;
+  /**
+   * Variables of the starting checkpoint that are not in the stage's graph (optimiser slots of frozen variables,
+   * counters, anything else the checkpoint holds): written unchanged into every checkpoint of the stage, so that a
+   * checkpoint thaw writes keeps all a NiftyNet checkpoint carried.
+   */
+  carried: Map<string, Tensor>;
+}
 
 /**
  * Every float variable's starting value: from the resume checkpoint (everything), else per the selection from
@@ -112,21 +128,25 @@ export async function loadStartValues(req: StageRunRequest, graph: StageGraph, r
     throw stageError(req, 'InvalidSelection', 'the selection restores variables but there is no checkpoint to restore from',
       'vars_to_restore', 'set starting_iter to a checkpoint, or restore nothing');
   }
-  const values: StartValues = new Map();
+  const values = new Map<string, Float32Array>();
+  const carried = new Map<string, Tensor>();
   const reader = source ? await CheckpointReader.open(source) : null;
   try {
     for (const spec of graph.variables) {
-      if (spec.name === GLOBAL_STEP) continue;
       if (reader && restored.has(spec.name)) {
         values.set(spec.name, await readFloat(req, reader, spec));
       } else {
         values.set(spec.name, initialValue(spec, req.seed, req.settings));
       }
     }
+    const inGraph = new Set(graph.variables.map((v) => v.name));
+    for (const info of reader?.variables() ?? []) {
+      if (!inGraph.has(info.name)) carried.set(info.name, await reader!.read(info.name));
+    }
   } finally {
     await reader?.close();
   }
-  return values;
+  return { values, carried };
 }
 
 async function readFloat(req: StageRunRequest, reader: CheckpointReader, spec: VariableSpec): Promise<Float32Array> {

@@ -13,7 +13,7 @@ export function tempDir(tag: string): string {
 
 export const SETTINGS: TrainingSettings = {
   optimizer: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0.9,
-  batch_size: 2, save_every_n: 2, max_checkpoints: 0, loss: 'dice_plus_xent',
+  batch_size: 2, save_every_n: 2, max_checkpoints: 0, loss_type: 'DicePlusXEnt', frozen_batch_norm: 'moving',
 };
 
 export interface StageSpec {
@@ -32,7 +32,7 @@ export interface StageSpec {
   seed?: number;
 }
 
-export const TOYNET = { name: 'toynet', params: { features: 4, layers: 2 } };
+export const TOYNET = { name: 'toynet', params: { hidden_features: 4 } };
 
 /** A stage request whose selection restores every network variable (and the slots of trained ones) when restoring. */
 export function stageRequest(s: StageSpec): StageRunRequest {

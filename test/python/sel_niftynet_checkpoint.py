@@ -1,63 +1,65 @@
-"""Writes a NiftyNet-style TF1 checkpoint for the selection tests, as a NiftyNet stage that froze part of the network
-leaves it: DenseVNet/conv_1 and DenseVNet/conv_2 (with batch norm) were restored and frozen, DenseVNet/skip_conv and
-DenseVNet/fin_conv were trained with Adam, so only the latter have Adam slots. Also beta1_power, beta2_power and
-global_step, exactly as tf.compat.v1.train.AdamOptimizer and Saver write them.
+"""Writes the checkpoint of the selection tests with NiftyNet 0.6.0's own DenseVNet: the network built by NiftyNet's
+class (through niftynet_shim, as niftynet_reference.py builds it), trained one Adam step with part of it frozen, the
+way NiftyNet's segmentation application and ApplyGradients handler do it: the network under `worker_0`, the trainable
+variables that vars_to_freeze matches (re.search on `name:0`) left out of the optimiser's var_list, so only the trained
+ones get `<var>/Adam` and `<var>/Adam_1` slots; `ApplyGradients/beta1_power` and `beta2_power`; no global_step (the
+iteration is only in the file name). Saved by tf.compat.v1's Saver as MODEL_DIR/models/model.ckpt-ITERATION.
 
-usage: sel_niftynet_checkpoint.py MODEL_DIR ITERATION
-Prints the checkpoint's variables as JSON ([{name, dtype, shape}], sorted by name).
+usage: sel_niftynet_checkpoint.py MODEL_DIR ITERATION PARAMS_JSON VARS_TO_FREEZE
+PARAMS_JSON: the network params as a thaw pipeline gives them (NiftyNet's DenseVNet hyper-parameters, in_channels,
+num_classes). Prints, on the last line of stdout, JSON {"listing": [{name, dtype, shape}] (the checkpoint, sorted by
+name, as tf.train.NewCheckpointReader lists it), "trained": [names the optimiser updated, in creation order]}.
 """
 import json
 import os
+import re
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import tensorflow as tf  # noqa: E402
+import numpy as np
 
-tf1 = tf.compat.v1
-tf1.disable_eager_execution()
+from niftynet_shim import tf  # noqa: E402  (must come before any niftynet import)
+import niftynet_reference as reference  # noqa: E402
 
-
-def conv_bn(name, shape):
-    """A conv layer with batch norm, NiftyNet-style: w, bn_/{beta,gamma} trainable, moving statistics not."""
-    with tf1.variable_scope(name):
-        w = tf1.get_variable("w", shape)
-        with tf1.variable_scope("bn_"):
-            beta = tf1.get_variable("beta", shape[-1:], initializer=tf1.zeros_initializer())
-            gamma = tf1.get_variable("gamma", shape[-1:], initializer=tf1.ones_initializer())
-            tf1.get_variable("moving_mean", shape[-1:], initializer=tf1.zeros_initializer(), trainable=False)
-            tf1.get_variable("moving_variance", shape[-1:], initializer=tf1.ones_initializer(), trainable=False)
-    return [w, beta, gamma]
+SPATIAL_SIZE = [8, 8, 8]
 
 
-def conv_bias(name, shape):
-    with tf1.variable_scope(name):
-        return [tf1.get_variable("w", shape), tf1.get_variable("b", shape[-1:], initializer=tf1.zeros_initializer())]
-
-
-def main(model_dir, iteration):
-    graph = tf1.Graph()
+def main(model_dir, iteration, params, vars_to_freeze):
+    reference._remember_dense_vnet_defaults()
+    network = {"name": "dense_vnet", "params": params}
+    freeze = re.compile(vars_to_freeze)
+    num_classes = params.get("num_classes", 2)
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=[1] + SPATIAL_SIZE + [params.get("in_channels", 1)]).astype(np.float32)
+    y = rng.randint(0, num_classes, size=[1] + SPATIAL_SIZE + [1]).astype(np.int32)
+    graph = tf.Graph()
     with graph.as_default():
-        tf1.set_random_seed(0)
-        with tf1.variable_scope("DenseVNet"):
-            frozen = conv_bn("conv_1", [3, 3, 1, 4]) + conv_bn("conv_2", [3, 3, 4, 4])
-            trained = conv_bias("skip_conv", [1, 1, 4, 4]) + conv_bias("fin_conv", [1, 1, 4, 2])
-        global_step = tf1.train.get_or_create_global_step()
-        loss = tf1.add_n([tf1.reduce_sum(tf1.square(v)) for v in frozen + trained])
-        train = tf1.train.AdamOptimizer(1e-3).minimize(loss, var_list=trained, global_step=global_step)
-        saver = tf1.train.Saver()
-        with tf1.Session(graph=graph) as sess:
-            sess.run(tf1.global_variables_initializer())
-            sess.run(train)
-            sess.run(global_step.assign(iteration))
+        tf.set_random_seed(0)
+        images = tf.placeholder(tf.float32, x.shape)
+        labels = tf.placeholder(tf.int32, y.shape)
+        with tf.name_scope("worker_0"):
+            out = reference.build_network(network)(images, is_training=True, keep_prob=1.0)
+            loss = reference.loss_function("Dice", num_classes)(prediction=out, ground_truth=labels)
+        with tf.name_scope("Optimiser"):
+            optimizer = tf.train.AdamOptimizer(1e-3)
+        to_optimise = [v for v in tf.trainable_variables() if not freeze.search(v.name)]
+        grads = optimizer.compute_gradients(loss, var_list=to_optimise, colocate_gradients_with_ops=True)
+        with tf.name_scope("ApplyGradients"):
+            with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS, "worker_0")):
+                train = optimizer.apply_gradients(grads)
+        saver = tf.train.Saver(var_list=tf.global_variables())
+        with tf.Session(graph=graph) as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(train, {images: x, labels: y})
             os.makedirs(os.path.join(model_dir, "models"), exist_ok=True)
             saver.save(sess, os.path.join(model_dir, "models", "model.ckpt"), global_step=iteration)
     prefix = os.path.join(model_dir, "models", f"model.ckpt-{iteration}")
-    reader = tf1.train.NewCheckpointReader(prefix)
+    reader = tf.train.NewCheckpointReader(prefix)
     dtypes = reader.get_variable_to_dtype_map()
     shapes = reader.get_variable_to_shape_map()
     listing = [{"name": n, "dtype": dtypes[n].name, "shape": shapes[n]} for n in sorted(shapes)]
-    json.dump(listing, sys.stdout)
+    # NiftyNet prints layer summaries to stdout: the result goes last, on one line.
+    sys.stdout.write("\n" + json.dumps({"listing": listing, "trained": [v.op.name for v in to_optimise]}) + "\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4])

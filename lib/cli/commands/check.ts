@@ -34,15 +34,23 @@ function stageTable(stages: StageReport[]): string {
     String(s.selection.frozen.length),
     String(s.selection.trained.length),
     String(s.selection.slotsInitialised.length),
+    String(s.carried.length),
   ]);
-  const header = ['stage', 'after', 'iterations', 'restored', 'initialised', 'frozen', 'trained', 'slots initialised'];
-  return formatTable(header, rows, [false, false, false, true, true, true, true, true]);
+  const header = ['stage', 'after', 'iterations', 'restored', 'initialised', 'frozen', 'trained', 'slots initialised', 'carried'];
+  return formatTable(header, rows, [false, false, false, true, true, true, true, true, true]);
 }
 
 function stageDetails(s: StageReport): string {
   const from = s.restoreFrom ?? 'scratch';
   const rows = s.variables.map((v) => [v.name, `[${v.shape.join(', ')}]`, v.dtype, v.fate]);
+  for (const name of s.carried) rows.push([name, '', '', 'carried unchanged']);
   return `stage ${s.name} (iterations ${s.startIteration}→${s.endIteration}, from ${from}):\n${formatTable(['variable', 'shape', 'dtype', 'fate'], rows)}`;
+}
+
+/** What the table's columns mean, once, where a stage carries variables (the column is new to NiftyNet users). */
+function carriedNote(stages: StageReport[]): string | null {
+  if (!stages.some((s) => s.carried.length > 0)) return null;
+  return 'carried: variables of the starting checkpoint that a stage neither trains nor uses (e.g. optimizer slots of frozen variables), written into its checkpoints unchanged';
 }
 
 function slotsNote(s: StageReport): string | null {
@@ -54,7 +62,7 @@ function slotsNote(s: StageReport): string | null {
 export function formatReport(file: string, report: PreflightReport, verbose: boolean): string {
   const out: string[] = [];
   if (report.stages.length > 0) out.push(stageTable(report.stages));
-  out.push(...report.stages.map(slotsNote).filter((n): n is string => n !== null));
+  out.push(...[carriedNote(report.stages), ...report.stages.map(slotsNote)].filter((n): n is string => n !== null));
   if (verbose) out.push(...report.stages.map(stageDetails));
   for (const w of report.warnings) out.push(`warning: ${w.message}`);
   for (const e of report.errors) out.push(`error: ${e.message}`);

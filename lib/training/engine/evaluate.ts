@@ -5,11 +5,12 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import { CheckpointReader } from '../../checkpoint';
 import { makeDataSource } from '../../data';
-import type { BackendName, DataConfig, LossName, NetworkConfig } from '../../pipeline/plan';
+import type { BackendName, DataConfig, LossType, NetworkConfig } from '../../pipeline/plan';
 import { loadBackend, requestedBackend } from '../backend';
 import { getNetwork } from '../networks';
 import { segmentationLoss } from './losses';
 import { TfjsLayerOps } from './tfjs-ops';
+import { cropLabels } from './training-step';
 
 export const HELD_OUT_FIRST_ITERATION = 1_000_000_000;
 
@@ -18,7 +19,7 @@ export interface EvaluateRequest {
   network: NetworkConfig;
   data: DataConfig;
   seed: number;
-  loss: LossName;
+  loss: LossType;
   batches: number;
   batchSize: number;
   backend?: BackendName;
@@ -37,13 +38,15 @@ export async function evaluateCheckpoint(req: EvaluateRequest): Promise<number> 
       const t = await reader.read(spec.name);
       vars.set(spec.name, tf.variable(tf.tensor(t.data as Float32Array, spec.shape, 'float32'), false));
     }
-    const ops = new TfjsLayerOps(tf, params.dims, vars, { training: false, frozenLayers: new Set() });
+    const ops = new TfjsLayerOps(tf, params.dims, vars, { training: false, frozenLayers: new Set(), frozenBatchNorm: 'moving' });
     let total = 0;
     for (let b = 0; b < req.batches; b++) {
       const batch = data.batch(HELD_OUT_FIRST_ITERATION + b, req.batchSize);
       total += tf.tidy(() => {
+        const outSize = net.outputSize(params, batch.shape.slice(1, -1));
+        const labels = cropLabels(batch.labels, batch.shape.slice(0, -1), outSize);
         const x = tf.tensor(batch.images, batch.shape, 'float32');
-        const y = tf.tensor(batch.labels, batch.shape.slice(0, -1), 'int32');
+        const y = tf.tensor(labels, [batch.shape[0], ...outSize], 'int32');
         return segmentationLoss(tf, req.loss, net.forward(ops, x, params), y).dataSync()[0];
       });
     }

@@ -8,12 +8,10 @@ import { makeDataSource } from '../../data';
 import { openMetricsLog } from '../../metrics';
 import { loadBackend, requestedBackend, type LoadedBackend } from '../backend';
 import { makeOptimizer } from '../optimizers';
-import { GLOBAL_STEP } from '../optimizers/slot-names';
 import { buildStageGraph, findResumePoint, loadStartValues, type StageGraph } from '../stage-setup';
 import type { StageProgress, StageResult, StageRunRequest, StageSidecar } from '../types';
-import { segmentationLoss } from './losses';
 import { nativeKernels } from './native-kernels';
-import { TfjsLayerOps } from './tfjs-ops';
+import { trainingStep, type StepContext } from './training-step';
 
 type Variable = tfTypes.Variable;
 
@@ -27,14 +25,13 @@ export interface TrainerHooks {
 let variableGeneration = 0;
 
 /** tfjs variable names are process-global; ours are TF1 names, made unique per stage run and mapped back. */
-function createVariables(tf: LoadedBackend['tf'], graph: StageGraph, values: Map<string, Float32Array>) {
+export function createVariables(tf: LoadedBackend['tf'], graph: Pick<StageGraph, 'variables' | 'trained'>, values: Map<string, Float32Array>) {
   const generation = ++variableGeneration;
   const vars = new Map<string, Variable>();
   const tfNameToName = new Map<string, string>();
   const trained = new Set(graph.trained.map((v) => v.name));
   for (const spec of graph.variables) {
-    const value = values.get(spec.name);
-    if (!value) continue; // global_step is a plain counter
+    const value = values.get(spec.name)!;
     const tfName = `${spec.name}#${generation}`;
     vars.set(spec.name, tf.variable(tf.tensor(value, spec.shape, 'float32'), trained.has(spec.name), tfName));
     tfNameToName.set(tfName, spec.name);
@@ -42,10 +39,10 @@ function createVariables(tf: LoadedBackend['tf'], graph: StageGraph, values: Map
   return { vars, tfNameToName };
 }
 
-function snapshot(vars: Map<string, Variable>, iteration: number): Map<string, CkptTensor> {
-  const tensors = new Map<string, CkptTensor>();
+/** What a checkpoint holds: the stage's variables and, unchanged, what its starting checkpoint carried besides. */
+function snapshot(vars: Map<string, Variable>, carried: Map<string, CkptTensor>): Map<string, CkptTensor> {
+  const tensors = new Map<string, CkptTensor>(carried);
   for (const [name, v] of vars) tensors.set(name, { dtype: 'float32', shape: [...v.shape], data: new Float32Array(v.dataSync()) });
-  tensors.set(GLOBAL_STEP, { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(iteration)) });
   return tensors;
 }
 
@@ -68,13 +65,15 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
   const backend = await loadBackend(requestedBackend(req.backend), log);
   const tf = backend.tf;
   const restoreStart = Date.now();
-  const values = await loadStartValues(req, graph, resume);
+  const { values, carried } = await loadStartValues(req, graph, resume);
   const restoreSeconds = (Date.now() - restoreStart) / 1000;
   const { vars, tfNameToName } = createVariables(tf, graph, values);
   values.clear();
-  const trainedVars = graph.trained.map((v) => vars.get(v.name)!);
-  const optimizer = makeOptimizer(tf, vars, req.settings);
-  const kernels = nativeKernels(tf);
+  if (carried.size > 0) log(`stage ${req.stage}: carrying ${carried.size} variable(s) of the starting checkpoint that it does not train or use`);
+  const ctx: StepContext = {
+    tf, graph, vars, tfNameToName, optimizer: makeOptimizer(tf, vars, req.settings), settings: req.settings,
+    seed: req.seed, kernels: nativeKernels(tf),
+  };
   const batchSize = req.settings.batch_size;
 
   let iteration = resume?.iteration ?? req.startIteration;
@@ -91,34 +90,12 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
       backend: backend.name, loss: lastLoss,
     };
     const trainable = new Set(graph.variables.filter((v) => v.trainable).map((v) => v.name));
-    lastCheckpoint = await saveCheckpoint(req.modelDir, iteration, snapshot(vars, iteration), {
+    lastCheckpoint = await saveCheckpoint(req.modelDir, iteration, snapshot(vars, carried), {
       sidecar, maxCheckpoints: req.settings.max_checkpoints, keep: req.keepCheckpoints ?? [],
       meta: { trainable: (v) => trainable.has(v.name) },
     });
     saveSeconds += (Date.now() - t0) / 1000;
     return lastCheckpoint;
-  };
-
-  const step = (): number => {
-    const batch = data.batch(iteration, batchSize);
-    const ops = new TfjsLayerOps(tf, graph.params.dims, vars, { training: true, frozenLayers: graph.frozenLayers }, kernels);
-    let loss = NaN;
-    tf.tidy(() => {
-      const x = tf.tensor(batch.images, batch.shape, 'float32');
-      const y = tf.tensor(batch.labels, batch.shape.slice(0, -1), 'int32');
-      const { value, grads } = tf.variableGrads(
-        () => segmentationLoss(tf, req.settings.loss, graph.net.forward(ops, x, graph.params), y),
-        trainedVars,
-      );
-      const byName = new Map(Object.entries(grads).map(([tfName, g]) => [tfNameToName.get(tfName)!, g]));
-      optimizer.apply(byName);
-      loss = value.dataSync()[0];
-    });
-    for (const [name, update] of ops.bnUpdates) {
-      vars.get(name)!.assign(update);
-      update.dispose();
-    }
-    return loss;
   };
 
   let stopped = false;
@@ -131,7 +108,7 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
         stopped = true;
         break;
       }
-      lastLoss = step();
+      lastLoss = trainingStep(ctx, data.batch(iteration, batchSize), iteration);
       const elapsed = (Date.now() - t0) / 1000;
       const done = iteration + 1 - (resume?.iteration ?? req.startIteration);
       const itPerSec = elapsed > 0 ? done / elapsed : 0;

@@ -3,33 +3,46 @@
  *
  * Plugin interface: in a pipeline, `network: { name: ./my-net.js, params: {…} }` (a name starting with `.` or `/`)
  * loads that module, resolved from the pipeline file's folder. The module exports a NetworkDefinition as
- * `default` or `network` — easiest built with `defineNetwork` from `thaw/lib/training/networks`:
+ * `default` or `network` — easiest built with `defineNetwork` and NiftyNet's composite layers:
  *
- *   const { defineNetwork, convBnRelu, classifier } = require('thaw/lib/training/networks');
+ *   const { defineNetwork, convolutionalLayer, Scope } = require('thaw/lib/training/networks');
  *   module.exports = defineNetwork({
  *     name: 'my_net', description: '…',
  *     params: { dims: { kind: 'dims', default: 2, doc: '…' }, width: { kind: 'int', default: 16, doc: '…' } },
- *     spatialMultiple: () => 1,
- *     forward: (ops, x, p) => classifier(ops, convBnRelu(ops, x, 'MyNet/conv_1', p.width), 'MyNet/out', p.num_classes),
+ *     referenceSize: () => 8,
+ *     forward(ops, x, p) {
+ *       const root = new Scope('MyNet');
+ *       const h = convolutionalLayer(ops, x, root, 'conv', { filters: p.width, acti: 'relu' }); // MyNet/conv_bn_relu
+ *       return convolutionalLayer(ops, h, root, 'out', { filters: p.num_classes, kernel: 1, normalization: null, bias: true });
+ *     },
  *   });
  *
- * The forward pass is written against LayerOps (conv, batchNorm, relu, add, concat, padChannels, maxPool, upsample),
- * so the same description lists the variables (names, shapes, trainable) without an engine and trains on any engine.
+ * The forward pass is written against LayerOps (NiftyNet's primitive layers: conv, deconv, batchNorm, instanceNorm,
+ * activation, pool, linearResize, …), so the same description lists the variables (names, shapes, trainable) without
+ * an engine and trains on any engine.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../../errors';
 import { denseVNet } from './dense-vnet';
-import { highres3dnet } from './highres3dnet';
+import { highres3dnet, highres3dnetLarge, highres3dnetSmall } from './highres3dnet';
+import { noNewNet } from './no-new-net';
 import type { NetworkDefinition } from './types';
 import { toynet } from './toynet';
 import { unet } from './unet';
+import { unet2d } from './unet-2d';
+import { vnet } from './vnet';
 
-export type { CommonParams, ConvOptions, LayerOps, NetworkDefinition } from './types';
+export type { Activation, CommonParams, ConvOptions, LayerOps, NetworkDefinition } from './types';
 export type { VariableSpec, VariableRole } from './variable-spec';
-export { bnReluConv, classifier, convBnRelu, defineNetwork } from './define';
+export { defineNetwork } from './define';
+export { Scope } from './scope';
+export { activationLayer, convolutionalLayer, deconvolutionalLayer, elementwiseConcat, elementwiseSum } from './niftynet-layers';
 
-const BUILT_IN: NetworkDefinition[] = [toynet, unet, highres3dnet, denseVNet];
+/** NiftyNet 0.6.0's segmentation networks, by NiftyNet's [NETWORK] name. */
+const BUILT_IN: NetworkDefinition[] = [
+  highres3dnet, highres3dnetSmall, highres3dnetLarge, denseVNet, unet, unet2d, vnet, noNewNet, toynet,
+];
 
 export function listNetworks(): { name: string; description: string }[] {
   return BUILT_IN.map(({ name, description }) => ({ name, description }));
@@ -42,7 +55,7 @@ function isModulePath(name: string): boolean {
 function isNetworkDefinition(value: unknown): value is NetworkDefinition {
   const v = value as Partial<NetworkDefinition> | undefined;
   return !!v && typeof v.variables === 'function' && typeof v.forward === 'function' &&
-    typeof v.resolveParams === 'function' && typeof v.spatialMultiple === 'function';
+    typeof v.resolveParams === 'function' && typeof v.inputSizeProblem === 'function';
 }
 
 function loadPlugin(name: string, baseDir: string): NetworkDefinition {

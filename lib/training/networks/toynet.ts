@@ -1,24 +1,28 @@
-/** ToyNet: a few conv-bn-relu layers and a classifier; for tests and quick checks. */
-import { classifier, convBnRelu, defineNetwork } from './define';
+/**
+ * NiftyNet's ToyNet (niftynet/network/toynet.py): a 3×3 conv-bn-relu of `hidden_features`, then a 1×1 conv-bn to the
+ * classes. Tiny; for tests and quick checks, 2-D or 3-D.
+ */
+import { defineNetwork } from './define';
+import { convolutionalLayer } from './niftynet-layers';
+import { Scope } from './scope';
 import type { CommonParams } from './types';
 
 interface ToyNetParams extends CommonParams {
-  features: number;
-  layers: number;
+  hidden_features: number;
 }
 
 export const toynet = defineNetwork<ToyNetParams>({
   name: 'toynet',
-  description: 'tiny fully convolutional net (conv-bn-relu × layers, 1×1 classifier), 2-D or 3-D',
+  description: 'NiftyNet ToyNet: conv-bn-relu (hidden_features) then a 1×1 conv-bn; 2-D or 3-D',
   params: {
     dims: { kind: 'dims', default: 2, doc: 'spatial dimensions' },
-    features: { kind: 'int', default: 8, doc: 'features per layer' },
-    layers: { kind: 'int', default: 2, doc: 'conv-bn-relu layers' },
+    hidden_features: { kind: 'int', default: 10, doc: 'features of the hidden layer (conv_input)' },
   },
-  spatialMultiple: () => 1,
+  referenceSize: () => 4,
   forward(ops, x, p) {
-    let h = x;
-    for (let i = 1; i <= p.layers; i++) h = convBnRelu(ops, h, `ToyNet/conv_${i}`, p.features);
-    return classifier(ops, h, 'ToyNet/classifier', p.num_classes);
+    const root = new Scope('ToyNet');
+    // NiftyNet's ToyNet constructs both layers before calling either.
+    const hidden = convolutionalLayer(ops, x, root, 'conv_input', { filters: p.hidden_features, kernel: 3, acti: 'relu' });
+    return convolutionalLayer(ops, hidden, root, 'conv_output', { filters: p.num_classes, kernel: 1 });
   },
 });

@@ -6,6 +6,7 @@
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { TrainingSettings } from '../../pipeline/plan';
 import type { Tf } from '../backend';
+import { BETA1_POWER, BETA2_POWER } from './slot-names';
 
 type Variable = tfTypes.Variable;
 type Tensor = tfTypes.Tensor;
@@ -63,8 +64,8 @@ function adam(tf: Tf, vars: Map<string, Variable>, s: TrainingSettings): Optimiz
   return {
     apply(grads) {
       tf.tidy(() => {
-        const beta1Power = getVar(vars, 'beta1_power');
-        const beta2Power = getVar(vars, 'beta2_power');
+        const beta1Power = getVar(vars, BETA1_POWER);
+        const beta2Power = getVar(vars, BETA2_POWER);
         const one = tf.scalar(1);
         const b1 = tf.scalar(s.beta1);
         const b2 = tf.scalar(s.beta2);

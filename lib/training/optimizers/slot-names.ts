@@ -1,13 +1,17 @@
 /**
- * TensorFlow 1 names of optimiser state, which thaw writes and NiftyNet checkpoints contain:
- * per trained variable `<var>/Adam`, `<var>/Adam_1` (Adam) or `<var>/Momentum`; global `beta1_power`,
- * `beta2_power` (Adam); and `global_step` (int64) in every checkpoint. Slots exist only for variables that were
- * trained, which is why a stage that unfreezes a variable can find no slots for it in its parent's checkpoint.
+ * TensorFlow 1 names of optimiser state, as NiftyNet writes them: per trained variable `<var>/Adam`, `<var>/Adam_1`
+ * (Adam) or `<var>/Momentum`; Adam's power accumulators under the scope NiftyNet applies gradients in,
+ * `ApplyGradients/beta1_power` and `ApplyGradients/beta2_power`. No `global_step`: NiftyNet keeps the iteration in
+ * the checkpoint's file name only. Slots exist only for variables that were trained, which is why a stage that
+ * unfreezes a variable can find no slots for it in its parent's checkpoint.
  */
 import type { OptimizerName } from '../../pipeline/plan';
 import type { VariableSpec } from '../networks/variable-spec';
 
-export const GLOBAL_STEP = 'global_step';
+/** The name scope of NiftyNet's apply_gradients (niftynet/engine/handler_gradient.py). */
+export const OPTIMIZER_SCOPE = 'ApplyGradients';
+export const BETA1_POWER = `${OPTIMIZER_SCOPE}/beta1_power`;
+export const BETA2_POWER = `${OPTIMIZER_SCOPE}/beta2_power`;
 
 export function perVariableSlotSuffixes(optimizer: OptimizerName): string[] {
   switch (optimizer) {
@@ -20,12 +24,12 @@ export function perVariableSlotSuffixes(optimizer: OptimizerName): string[] {
   }
 }
 
-/** Optimiser state that belongs to no single variable (besides global_step). */
+/** Optimiser state that belongs to no single variable. */
 export function globalSlotNames(optimizer: OptimizerName): string[] {
-  return optimizer === 'adam' ? ['beta1_power', 'beta2_power'] : [];
+  return optimizer === 'adam' ? [BETA1_POWER, BETA2_POWER] : [];
 }
 
-/** Every optimiser variable of a stage's graph: slots of the trained variables, the optimiser's globals, global_step. */
+/** Every optimiser variable of a stage's graph: slots of the trained variables and the optimiser's globals. */
 export function optimizerVariables(optimizer: OptimizerName, trained: VariableSpec[]): VariableSpec[] {
   const slots: VariableSpec[] = [];
   for (const v of trained) {
@@ -34,8 +38,12 @@ export function optimizerVariables(optimizer: OptimizerName, trained: VariableSp
     }
   }
   for (const name of globalSlotNames(optimizer)) {
-    slots.push({ name, shape: [], dtype: 'float32', trainable: false, role: 'optimizer_slot', layer: '' });
+    slots.push({ name, shape: [], dtype: 'float32', trainable: false, role: 'optimizer_power', layer: '' });
   }
-  slots.push({ name: GLOBAL_STEP, shape: [], dtype: 'int64', trainable: false, role: 'global', layer: '' });
   return slots;
+}
+
+/** Whether a checkpoint variable is optimiser state (of any TF1 optimiser thaw knows), by name. */
+export function isOptimizerStateName(name: string): boolean {
+  return /\/(Adam|Adam_1|Momentum)$/.test(name) || /(^|\/)beta[12]_power$/.test(name);
 }
