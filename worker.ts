@@ -39,7 +39,7 @@ export async function createThawWorkers(options: ThawWorkerOptions): Promise<Wor
       await Worker.create({
         ...common,
         taskQueue: options.taskQueues?.cpu ?? DEFAULT_TASK_QUEUES.cpu,
-        plugins: [thawPlugin({ workflowBundle: options.workflowBundle, activities: options.activities })],
+        plugins: [thawPlugin({ ...options.activities, workflowBundle: options.workflowBundle })],
       }),
     );
   }
@@ -48,11 +48,9 @@ export async function createThawWorkers(options: ThawWorkerOptions): Promise<Wor
       await Worker.create({
         ...common,
         taskQueue: options.taskQueues?.gpu ?? DEFAULT_TASK_QUEUES.gpu,
-        plugins: [thawPlugin({ workflows: false, activities: options.activities })],
+        // The plugin sends heartbeats every second (its heartbeatThrottle), so a pause takes seconds.
+        plugins: [thawPlugin({ ...options.activities, workflows: false })],
         maxConcurrentActivityTaskExecutions: options.concurrency ?? 1,
-        // Cancellation (pause, cancel) reaches an activity only with a heartbeat's answer: send one every second
-        // instead of the default 80% of the heartbeat timeout, so a pause takes seconds, not most of a minute.
-        maxHeartbeatThrottleInterval: '1s',
       }),
     );
   }

@@ -14,21 +14,29 @@ export interface FinishRequest {
   stages: Array<{ name: string; checkpointDir: string }>;
 }
 
-/** Returns the path of the picture. */
-export async function finishPipeline(request: FinishRequest): Promise<string> {
-  return translatingUserErrors(async () => {
-    const order = request.stages.map((s) => s.name);
-    const folders = [...new Set(request.stages.map((s) => s.checkpointDir))];
-    if (folders.length === 1 && folders[0] === request.modelDir) return writeLossCurve(request.modelDir, order);
-    const series: LossSeries[] = [];
-    for (const folder of folders) {
-      const here = new Set(request.stages.filter((s) => s.checkpointDir === folder).map((s) => s.name));
-      series.push(...readLossLog(folder).filter((s) => here.has(s.stage)));
-    }
-    series.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
-    const svg = renderLossCurveSvg(series, { title: `loss — ${path.basename(request.modelDir)}` });
-    const file = lossCurveFile(request.modelDir);
-    await writeFileAtomic(file, Buffer.from(svg));
-    return file;
-  });
+export interface FinishOptions {
+  /** Environment that says where local copies of remote runs' metrics are (THAW_LOCAL_RUNS_DIR); default: this process'. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export function makeFinishPipeline(options: FinishOptions = {}) {
+  const env = options.env;
+  /** Returns the path of the picture. */
+  return async function finishPipeline(request: FinishRequest): Promise<string> {
+    return translatingUserErrors(async () => {
+      const order = request.stages.map((s) => s.name);
+      const folders = [...new Set(request.stages.map((s) => s.checkpointDir))];
+      if (folders.length === 1 && folders[0] === request.modelDir) return writeLossCurve(request.modelDir, order, {}, env);
+      const series: LossSeries[] = [];
+      for (const folder of folders) {
+        const here = new Set(request.stages.filter((s) => s.checkpointDir === folder).map((s) => s.name));
+        series.push(...readLossLog(folder, env).filter((s) => here.has(s.stage)));
+      }
+      series.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
+      const svg = renderLossCurveSvg(series, { title: `loss — ${path.basename(request.modelDir)}` });
+      const file = lossCurveFile(request.modelDir, env);
+      await writeFileAtomic(file, Buffer.from(svg));
+      return file;
+    });
+  };
 }

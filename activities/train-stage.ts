@@ -7,6 +7,7 @@
  */
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { runStage } from '../lib/training';
+import { DevicePool } from '../lib/training/devices';
 import type { StageProgress, StageResult, StageRunRequest } from '../lib/training/types';
 import { progressSignal } from '../workflows/definitions';
 import type { ProgressReport } from '../workflows/types';
@@ -24,19 +25,28 @@ export interface TrainStageOptions {
   progressIntervalMs?: number;
   /** Where the trainer's log lines go (default: stderr). `thaw run` prints them above its progress bars. */
   onTrainingLog?: (line: string) => void;
+  /** GPUs this worker's trainings share, one each (CUDA_VISIBLE_DEVICES of each training process); default: none. */
+  devices?: readonly string[];
+  /** Environment every training process gets besides this process' (e.g. cache folders; see storageEnv). */
+  trainingEnv?: Record<string, string>;
 }
 
 export function makeTrainStage(options: TrainStageOptions = {}) {
   const interval = options.progressIntervalMs ?? 3000;
+  const devices = new DevicePool(options.devices);
 
   return async function trainStage(request: TrainStageRequest): Promise<TrainStageResult> {
     const ctx = Context.current();
     const reporter = new ProgressReporter(ctx, interval);
     // Heartbeat on a timer too: a long step or a checkpoint write must not look like a dead worker.
     const beat = setInterval(() => ctx.heartbeat(reporter.latest), Math.max(250, heartbeatEveryMs(ctx)));
+    const device = devices.lease();
     try {
       const result = await translatingUserErrors(() =>
-        runStage(request, { onProgress: (p) => reporter.report(p), onLog: options.onTrainingLog, signal: ctx.cancellationSignal }),
+        runStage(request, {
+          onProgress: (p) => reporter.report(p), onLog: options.onTrainingLog, signal: ctx.cancellationSignal,
+          env: { ...options.trainingEnv, ...device.env },
+        }),
       );
       if (result.stopped) {
         await reporter.flush(finalProgress(result));
@@ -46,6 +56,7 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
       await reporter.flush(finalProgress(result));
       return { ...result, attempt: ctx.info.attempt };
     } finally {
+      device.release();
       clearInterval(beat);
     }
   };

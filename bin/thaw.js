@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The `thaw` command. Runs the compiled CLI (dist/, built by `npm ci` through `prepare`);
-// in a checkout without dist/ it runs the TypeScript sources through tsx.
+// The `thaw` command. Runs the compiled CLI (dist/: what the published package ships, built by `npm run build`);
+// in a clone without dist/ it runs the TypeScript sources through tsx (a devDependency).
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');

@@ -11,6 +11,8 @@
 # Usage: scripts/build-tfjs-node.sh [--force]
 #   THAW_TF_PACKAGE_DIR  the wheel's tensorflow/ folder (default: .venv/lib/python3.*/site-packages/tensorflow)
 #   THAW_TFJS_NODE_PKG   which binding package to build (default: @tensorflow/tfjs-node)
+#   THAW_NODE_ROOT       the project whose node_modules holds that package (default: thaw's own folder; `thaw setup`
+#                        in a project that installed thaw sets it to that project)
 #
 # GPU route (no GPU on this host, so untested here): on a CUDA host, `pip install tensorflow==2.21.0` (the GPU wheel,
 # with its nvidia-* CUDA/cuDNN wheels), `npm install --ignore-scripts @tensorflow/tfjs-node-gpu@4.22.0`, then
@@ -22,7 +24,8 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+THAW_ROOT=$PWD
+ROOT=${THAW_NODE_ROOT:-$THAW_ROOT}
 PKG_NAME=${THAW_TFJS_NODE_PKG:-@tensorflow/tfjs-node}
 PKG="$ROOT/node_modules/$PKG_NAME"
 FORCE=${1:-}
@@ -43,12 +46,12 @@ fi
 
 TF_DIR=${THAW_TF_PACKAGE_DIR:-}
 if [[ -z "$TF_DIR" ]]; then
-  for candidate in "$ROOT"/.venv/lib/python3.*/site-packages/tensorflow; do
+  for candidate in "$THAW_ROOT"/.venv/lib/python3.*/site-packages/tensorflow; do
     [[ -f "$candidate/libtensorflow_cc.so.2" ]] && TF_DIR=$candidate
   done
 fi
 if [[ -z "$TF_DIR" || ! -f "$TF_DIR/libtensorflow_cc.so.2" ]]; then
-  log "no TensorFlow wheel with libtensorflow_cc.so.2 found; install it: .venv/bin/pip install -r requirements.txt"
+  log "no TensorFlow wheel with libtensorflow_cc.so.2 found: run \`thaw setup\`, or point THAW_TF_PACKAGE_DIR at a tensorflow/ folder"
   exit 1
 fi
 log "using libtensorflow from $TF_DIR"
@@ -75,7 +78,8 @@ rm -rf "$DEPS/include"
 ln -sfn "$TF_DIR/include" "$DEPS/include" 2>/dev/null || cp -r "$TF_DIR/include" "$DEPS/include"
 
 log "compiling the binding (about 20 s)"
-(cd "$PKG" && "$ROOT/node_modules/@mapbox/node-pre-gyp/bin/node-pre-gyp" install --build-from-source --nodedir=/usr >/tmp/thaw-build-tfjs-node.log 2>&1) || {
+PRE_GYP=$(cd "$PKG" && node -p "require.resolve('@mapbox/node-pre-gyp/bin/node-pre-gyp')")
+(cd "$PKG" && "$PRE_GYP" install --build-from-source --nodedir=/usr >/tmp/thaw-build-tfjs-node.log 2>&1) || {
   tail -n 40 /tmp/thaw-build-tfjs-node.log; log "build failed (full log: /tmp/thaw-build-tfjs-node.log)"; exit 1;
 }
 

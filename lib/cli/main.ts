@@ -12,6 +12,7 @@ import { diffCommand } from './commands/diff';
 import { listCommand } from './commands/list';
 import { runCommand } from './commands/run';
 import { serverCommand } from './commands/server';
+import { setupCommand } from './commands/setup';
 import { statusCommand } from './commands/status';
 import { varsCommand } from './commands/vars';
 import { waitCommand } from './commands/wait';
@@ -25,6 +26,7 @@ const COMMANDS: Command[] = [
   listCommand,
   runCommand,
   serverCommand,
+  setupCommand,
   statusCommand,
   varsCommand,
   waitCommand,

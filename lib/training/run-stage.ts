@@ -8,7 +8,6 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { UserError } from '../errors';
-import { leaseDevice } from './devices';
 import type { ChildMessage, ParentMessage } from './stage-protocol';
 import type { StageProgress, StageResult, StageRunRequest } from './types';
 
@@ -23,6 +22,8 @@ export interface RunStageOptions {
   onStart?: (pid: number) => void;
   /** After a stop request, how long the child may take to checkpoint and exit before it is killed. Default 120 s. */
   stopTimeoutMs?: number;
+  /** Environment the child gets on top of this process' (its GPU, cache folders: settings passed down, not read). */
+  env?: Record<string, string>;
 }
 
 const STDERR_TAIL_BYTES = 8192;
@@ -66,11 +67,10 @@ function childExecArgv(): string[] {
 export function runStage(req: StageRunRequest, opts: RunStageOptions = {}): Promise<StageResult> {
   const onLog = opts.onLog ?? ((line: string) => process.stderr.write(`[thaw train] ${line}\n`));
   return new Promise<StageResult>((resolve, reject) => {
-    const device = leaseDevice(); // `thaw worker --gpus N`: this training's own GPU
     const child = fork(childEntry(), [], {
       execArgv: childExecArgv(),
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { TF_CPP_MIN_LOG_LEVEL: '2', ...process.env, ...device.env },
+      env: { TF_CPP_MIN_LOG_LEVEL: '2', ...process.env, ...opts.env },
     });
     let stderrTail = '';
     child.stderr?.setEncoding('utf8');
@@ -110,11 +110,9 @@ export function runStage(req: StageRunRequest, opts: RunStageOptions = {}): Prom
       }
     });
     child.on('error', (err) => {
-      device.release();
       outcome ??= { error: err };
     });
     child.on('exit', (code, signal) => {
-      device.release();
       clearTimeout(killTimer);
       opts.signal?.removeEventListener('abort', onAbort);
       if (outcome && 'result' in outcome) return resolve(outcome.result);

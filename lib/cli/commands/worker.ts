@@ -1,7 +1,7 @@
 /** `thaw worker`: a long-running worker process for the thaw task queues; SIGTERM checkpoints running stages first. */
 import { openCluster } from '../../client/cluster';
 import { installTemporalLogLevel, startThawWorkers, type QueueRole } from '../../../worker';
-import { deviceIds, useDevices } from '../../training/devices';
+import { deviceIds } from '../../training/devices';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
 export const workerCommand: Command = {
@@ -21,7 +21,6 @@ export const workerCommand: Command = {
     const concurrency = Number(values.gpus ?? values.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--${values.gpus ? 'gpus' : 'concurrency'} must be an integer >= 1`);
     const devices = values.gpus ? deviceIds(concurrency) : null;
-    useDevices(devices);
     const shutdownSeconds = Number(values['shutdown-timeout']);
     if (!(shutdownSeconds > 0)) throw new UsageError('--shutdown-timeout must be a number of seconds > 0');
 
@@ -34,6 +33,7 @@ export const workerCommand: Command = {
         queues: queues as QueueRole[],
         concurrency,
         shutdownForceTimeMs: shutdownSeconds * 1000,
+        activities: devices ? { devices } : undefined,
       });
       console.log(`thaw worker (process ${process.pid}) on ${cluster.description}: queues ${running.workers.map((w) => w.options.taskQueue).join(', ')}, ${concurrency} training(s) at a time${devices ? ` on GPUs ${devices.join(', ')}` : ''}`);
       await running.done;
