@@ -53,6 +53,26 @@ stages:
   - {name: head, iterations: 2, data: {task: B}, vars_to_freeze: '^((?!conv_output).)*$'}
 `;
 
+/** Ahead-of-time bundling of thaw's workflows from the installed package, then a run on that bundle. */
+const BUNDLED = `import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { createRequire } from 'node:module';
+import { thawPlugin } from 'thaw/plugin';
+import { startPipeline } from 'thaw/client';
+
+const require = createRequire(import.meta.url);
+const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('thaw/workflows'), logger: { info() {}, warn() {}, error() {}, debug() {}, trace() {}, log() {} } });
+const address = process.env.TEMPORAL_ADDRESS;
+const connection = await NativeConnection.connect({ address });
+const worker = await Worker.create({ connection, taskQueue: 'bundled-cpu', plugins: [thawPlugin({ workflowBundle: bundle })] });
+const trainer = await Worker.create({ connection, taskQueue: 'bundled-gpu', plugins: [thawPlugin({ workflows: false })] });
+const client = new Client({ connection: await Connection.connect({ address }) });
+const { handle } = await startPipeline(client, process.argv[2], { options: { cpuTaskQueue: 'bundled-cpu', gpuTaskQueue: 'bundled-gpu' } });
+const result = await worker.runUntil(trainer.runUntil(handle.result()));
+console.log(\`bundled \${bundle.code.length} bytes of workflow code; \${result.stages[0].stage} done at \${result.stages[0].endIteration}\`);
+await connection.close();
+`;
+
 test('a fresh project installs the packed tarball offline, sets up, and runs the README plugin example to the end', { timeout: 900_000 }, async (t) => {
   const work = tempDir('package');
   const source = path.join(work, 'thaw');
@@ -107,6 +127,15 @@ test('a fresh project installs the packed tarball offline, sets up, and runs the
   const modelDir = path.join(project, 'run');
   assert.match(run.stdout, new RegExp(`pretrain: iterations 0→3, loss [\\d.]+, ${path.join(modelDir, 'models', 'model.ckpt-3')}`));
   assert.match(run.stdout, new RegExp(`head: iterations 3→5, loss [\\d.]+, ${path.join(modelDir, 'models', 'model.ckpt-5')}`));
+
+  // A team that bundles workflow code ahead of time finds thaw's workflows in the installed package.
+  writeFileSync(path.join(project, 'bundled.mjs'), BUNDLED);
+  writeFileSync(path.join(project, 'one.yaml'), PIPELINE.replace('name: consumer', 'name: bundled').replace('./run', './run-bundled')
+    .replace(/\n {2}- \{name: head.*\n/, '\n'));
+  const bundled = await timed('bundled run', () => exec(process.execPath, ['bundled.mjs', 'one.yaml'], {
+    cwd: project, env: { ...process.env, TEMPORAL_ADDRESS: server.address }, timeout: 300_000, maxBuffer: 64 << 20,
+  }));
+  assert.match(bundled.stdout, /bundled \d+ bytes of workflow code; pretrain done at 3/);
 
   const spec = path.join(work, 'spec.json');
   writeFileSync(spec, JSON.stringify({ prefixes: [path.join(modelDir, 'models', 'model.ckpt-5')], latest: [path.join(modelDir, 'models')] }));
