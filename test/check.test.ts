@@ -3,50 +3,19 @@
  * toynet from the network registry, after a stage that trained only its output layer, so only its Adam slots exist).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { saveCheckpoint, type DType, type Tensor } from '../lib/checkpoint';
 import { checkCommand } from '../lib/cli/commands/check';
 import { getNetwork } from '../lib/training/networks';
 import { optimizerVariables } from '../lib/training/optimizers/slot-names';
 import type { PreflightReport } from '../lib/selection/preflight';
-import { REPO_ROOT } from './helpers/python';
+import { runCli, runInProcess, type CliResult } from './helpers/cli';
 
-const execFileAsync = promisify(execFile);
 const ITERATION = 40;
 const PARAMS = { dims: 2, hidden_features: 4 };
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function thaw(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], { cwd: REPO_ROOT });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** The command in this process (for cases that need no separate CLI process), with what it prints. */
-async function inProcess(...args: string[]): Promise<{ code: number; printed: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
-  try {
-    return { code: await checkCommand.run(args), printed: lines.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
 
 function zeros(dtype: DType, shape: number[]): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -104,7 +73,7 @@ before(async () => {
     trap: ['check', file('trap')],
     usage: ['check', file('runnable'), '--colour'],
   };
-  await Promise.all(Object.entries(runs).map(async ([key, args]) => (results[key] = await thaw(...args))));
+  await Promise.all(Object.entries(runs).map(async ([key, args]) => (results[key] = await runCli(args))));
 });
 
 after(async () => {
@@ -132,7 +101,7 @@ describe('thaw check', () => {
   });
 
   it('--verbose lists every variable with its fate, shape and dtype', async () => {
-    const { code, printed: stdout } = await inProcess(file('runnable'), '--verbose');
+    const { code, printed: stdout } = await runInProcess(checkCommand, [file('runnable'), '--verbose']);
     assert.equal(code, 0);
     assert.match(stdout, /stage all \(iterations 40→60, from .*model\.ckpt-40\):/);
     assert.match(stdout, /ToyNet\/conv_input_bn_relu\/conv_\/w\s+\[3, 3, 1, 4\]\s+float32\s+restored, trained/);
@@ -144,7 +113,7 @@ describe('thaw check', () => {
   });
 
   it('--json gives the same as data', async () => {
-    const { code, printed } = await inProcess(file('runnable'), '--json');
+    const { code, printed } = await runInProcess(checkCommand, [file('runnable'), '--json']);
     assert.equal(code, 0);
     const report = JSON.parse(printed) as PreflightReport;
     assert.equal(report.ok, true);
@@ -166,13 +135,13 @@ describe('thaw check', () => {
   });
 
   it('schema errors come with line:column, as text and as data', async () => {
-    const text = await inProcess(file('schema'));
+    const text = await runInProcess(checkCommand, [file('schema')]);
     assert.equal(text.code, 1);
     assert.equal(
       text.printed,
       `error: ${file('schema')}:8:17: stages[0].iterations: must be >= 1 (got -3)\n\n${file('schema')}: NOT runnable (1 error, 0 warnings)`,
     );
-    const { code, printed } = await inProcess(file('schema'), '--json');
+    const { code, printed } = await runInProcess(checkCommand, [file('schema'), '--json']);
     assert.equal(code, 1);
     const report = JSON.parse(printed) as PreflightReport;
     assert.equal(report.ok, false);
@@ -180,7 +149,7 @@ describe('thaw check', () => {
   });
 
   it('an unknown network is one error naming the file, the field and the known networks', async () => {
-    const { code, printed } = await inProcess(file('unknownNetwork'));
+    const { code, printed } = await runInProcess(checkCommand, [file('unknownNetwork')]);
     assert.equal(code, 1);
     // The registry's message (its list of networks grows); the file and field prefix are preflight's.
     assert.ok(printed.startsWith(`error: ${file('unknownNetwork')}: network.name: unknown network "toynett"\n  Fix: use one of highres3dnet, `), printed);
@@ -188,7 +157,7 @@ describe('thaw check', () => {
   });
 
   it('a checkpoint of another network is one error saying whose variables it holds', async () => {
-    const { code, printed } = await inProcess(file('foreign'));
+    const { code, printed } = await runInProcess(checkCommand, [file('foreign')]);
     assert.equal(code, 1);
     assert.ok(printed.includes(
       `error: ${file('foreign')}: stage "s": stages[0].vars_to_restore: the starting checkpoint ${path.join(dir, 'run', 'models', `model.ckpt-${ITERATION}`)} ` +
@@ -200,6 +169,6 @@ describe('thaw check', () => {
   it('usage errors exit 2', async () => {
     assert.equal(results.usage.code, 2);
     assert.match(results.usage.stderr, /Unknown option '--colour'.*\nUsage: thaw check <pipeline.yaml> \[--json\] \[--verbose\]/);
-    await assert.rejects(inProcess(), /expected exactly one pipeline YAML file/);
+    await assert.rejects(runInProcess(checkCommand, []), /expected exactly one pipeline YAML file/);
   });
 });

@@ -12,12 +12,10 @@
  *   data: `thaw check` (starting_iter N and -1) and `thaw diff` say it is an LFS pointer and how to fetch it.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { CheckpointReader, listVariables } from '../lib/checkpoint';
 import { checkCommand } from '../lib/cli/commands/check';
 import { DEFAULT_SETTINGS } from '../lib/pipeline/defaults';
@@ -30,11 +28,11 @@ import { loadBackend } from '../lib/training/backend';
 import { getNetwork } from '../lib/training/networks';
 import { runStage } from '../lib/training/run-stage';
 import type { StageRunRequest } from '../lib/training/types';
+import { runCli, runInProcess } from './helpers/cli';
 import { SHARED_DIR } from './helpers/fixtures';
 import { readFloat32, relativeMaxDiff, testStream, thawForward, writeArray } from './helpers/niftynet';
-import { REPO_ROOT, runPython } from './helpers/python';
+import { runPython } from './helpers/python';
 
-const execFileAsync = promisify(execFile);
 const FIXTURES = path.join(SHARED_DIR, 'fixtures', 'niftynet');
 const PROSTATE = path.join(FIXTURES, 'highres3dnet-prostate');
 const BRATS = path.join(FIXTURES, 'configs-brats-staged-unfreezing');
@@ -45,37 +43,6 @@ const BRATS_NET = { name: 'highres3dnet', params: { activation_function: 'leakyr
 /** One of the BraTS study's regexes (study_1/brats_tl_freez_3.ini): train only res_3*, conv_1 and conv_2. */
 const BRATS_FREEZE = '^((?!HighRes3DNet\\/(res_3|conv_1|conv_2)).)*$';
 const isOptimizerState = (name: string) => /\/Adam(_1)?$/.test(name) || name.startsWith('ApplyGradients/');
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real CLI (lib/cli/main.ts from source) in its own process. */
-async function thaw(...args: string[]): Promise<CliResult> {
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', 'tsx', 'lib/cli/main.ts', ...args], {
-      cwd: REPO_ROOT, maxBuffer: 64 << 20,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** `thaw check` in this process, with what it prints. */
-async function check(...args: string[]): Promise<{ code: number; printed: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
-  try {
-    return { code: await checkCommand.run(args), printed: lines.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
 
 /** Copies a read-only fixture folder into `dest`, writable. */
 async function copyFixture(from: string, dest: string): Promise<void> {
@@ -125,9 +92,9 @@ describe('highres3dnet-prostate (a real 2019 NiftyNet checkpoint, data written b
     await writeFile(path.join(prostateDir, 'exact.yaml'), pipelineYaml({ name: 'exact', network: PROSTATE_NET, startingIter: 19500 }));
     await writeFile(path.join(prostateDir, 'latest.yaml'), pipelineYaml({ name: 'latest', network: PROSTATE_NET, startingIter: -1 }));
     // The CLI in its own process while this one runs the command twice (in turn: each captures console.log).
-    const cliRun = thaw('check', path.join(prostateDir, 'latest.yaml'), '--json');
-    const exact = await check(path.join(prostateDir, 'exact.yaml'), '--json');
-    const human = await check(path.join(prostateDir, 'latest.yaml'));
+    const cliRun = runCli(['check', path.join(prostateDir, 'latest.yaml'), '--json']);
+    const exact = await runInProcess(checkCommand, [path.join(prostateDir, 'exact.yaml'), '--json']);
+    const human = await runInProcess(checkCommand, [path.join(prostateDir, 'latest.yaml')]);
     const cli = await cliRun;
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     assert.equal(exact.code, 0, exact.printed);
@@ -392,15 +359,15 @@ describe('nonewnet-lfs-pointer-shard (a data shard that is a Git LFS pointer)', 
   });
 
   it('thaw vars lists the 221 variables (the index is real)', async () => {
-    const { code, stdout, stderr } = await thaw('vars', path.join(dir, 'models'), '--json');
+    const { code, stdout, stderr } = await runCli(['vars', path.join(dir, 'models'), '--json']);
     assert.equal(code, 0, stderr);
     assert.equal((JSON.parse(stdout) as unknown[]).length, 221);
   });
 
   it('thaw check (starting_iter 92000 and -1) and thaw diff fail with one line: an LFS pointer, `git lfs pull`, the file', async () => {
-    const diffRun = thaw('diff', path.join(dir, 'models'), path.join(dir, 'models'));
-    const exact = await check(path.join(dir, 'exact.yaml'));
-    const latest = await check(path.join(dir, 'latest.yaml'));
+    const diffRun = runCli(['diff', path.join(dir, 'models'), path.join(dir, 'models')]);
+    const exact = await runInProcess(checkCommand, [path.join(dir, 'exact.yaml')]);
+    const latest = await runInProcess(checkCommand, [path.join(dir, 'latest.yaml')]);
     const diff = await diffRun;
     assert.equal(exact.code, 1, exact.printed);
     assert.match(lfsLine(exact.printed), /^error: .*exact\.yaml: starting_iter 92000: /);

@@ -63,49 +63,43 @@ def _set_attr(net, params, key, attr=None):
         setattr(net, attr or key, params[key])
 
 
+def _widths(attr):
+    """A NiftyNet class whose widths are one attribute (`n_features`, UNet2D's `n_fea`) set from thaw's `n_features`."""
+    return lambda net, params: _set_attr(net, params, "n_features", attr)
+
+
+# thaw network name -> (NiftyNet module, class, how thaw's params beyond the constructor's reach the instance)
+NETWORKS = {
+    "highres3dnet": ("highres3dnet", "HighRes3DNet", lambda net, p: _highres_layers(net, p, {"conv_1_features": 4})),
+    "highres3dnet_small": ("highres3dnet_small", "HighRes3DNetSmall", lambda net, p: _highres_layers(net, p, {"conv_1_features": 4})),
+    "highres3dnet_large": ("highres3dnet_large", "HighRes3DNetLarge",
+                           lambda net, p: _highres_layers(net, p, {"conv_1_features": 4, "conv_2_features": 5})),
+    "toynet": ("toynet", "ToyNet", lambda net, p: _set_attr(net, p, "hidden_features")),
+    "unet": ("unet", "UNet3D", _widths("n_features")),
+    "unet_2d": ("unet_2d", "UNet2D", _widths("n_fea")),
+    "vnet": ("vnet", "VNet", _widths("n_features")),
+    "no_new_net": ("no_new_net", "UNet3D", _widths("n_features")),
+}
+
+DENSE_VNET_HYPERPARAMS = ["prior_size", "n_dense_channels", "n_seg_channels", "n_initial_conv_channels", "n_down_channels",
+                          "dilation_rates", "seg_kernel_size", "augmentation_scale", "use_bdo", "use_prior",
+                          "use_dense_connections", "use_coords"]
+
+
 def build_network(network):
     name, params = network["name"], dict(network.get("params", {}))
     kwargs = {"num_classes": params.get("num_classes", 2),
               "acti_func": params.get("activation_function", NIFTYNET_DEFAULT_ACTIVATION)}
-
-    def make(module, cls):
-        return getattr(importlib.import_module("niftynet.network." + module), cls)(**kwargs)
-
-    if name == "highres3dnet":
-        net = make("highres3dnet", "HighRes3DNet")
-        _highres_layers(net, params, {"conv_1_features": 4})
-    elif name == "highres3dnet_small":
-        net = make("highres3dnet_small", "HighRes3DNetSmall")
-        _highres_layers(net, params, {"conv_1_features": 4})
-    elif name == "highres3dnet_large":
-        net = make("highres3dnet_large", "HighRes3DNetLarge")
-        _highres_layers(net, params, {"conv_1_features": 4, "conv_2_features": 5})
-    elif name == "toynet":
-        net = make("toynet", "ToyNet")
-        _set_attr(net, params, "hidden_features")
-    elif name == "unet":
-        net = make("unet", "UNet3D")
-        _set_attr(net, params, "n_features")
-    elif name == "unet_2d":
-        net = make("unet_2d", "UNet2D")
-        _set_attr(net, params, "n_features", "n_fea")
-    elif name == "vnet":
-        net = make("vnet", "VNet")
-        _set_attr(net, params, "n_features")
-    elif name == "no_new_net":
-        net = make("no_new_net", "UNet3D")
-        _set_attr(net, params, "n_features")
-    elif name == "dense_vnet":
-        keys = ["prior_size", "n_dense_channels", "n_seg_channels", "n_initial_conv_channels", "n_down_channels",
-                "dilation_rates", "seg_kernel_size", "augmentation_scale", "use_bdo", "use_prior",
-                "use_dense_connections", "use_coords"]
+    if name == "dense_vnet":
         module = importlib.import_module("niftynet.network.dense_vnet")
         # DenseVNet.__init__ updates the class-level __hyper_params__ dict in place: start from a fresh copy each time.
-        defaults = dict(_DENSE_VNET_DEFAULTS)
-        module.DenseVNet.__hyper_params__ = dict(defaults)
-        net = module.DenseVNet(hyperparams={k: params[k] for k in keys if k in params}, **kwargs)
-    else:
+        module.DenseVNet.__hyper_params__ = dict(_DENSE_VNET_DEFAULTS)
+        return module.DenseVNet(hyperparams={k: params[k] for k in DENSE_VNET_HYPERPARAMS if k in params}, **kwargs)
+    if name not in NETWORKS:
         raise SystemExit("no NiftyNet reference for network " + name)
+    module, cls, configure = NETWORKS[name]
+    net = getattr(importlib.import_module("niftynet.network." + module), cls)(**kwargs)
+    configure(net, params)
     return net
 
 

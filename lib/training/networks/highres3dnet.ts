@@ -61,46 +61,65 @@ function params(conv1: number, extra: ParamSchema = {}): ParamSchema {
   };
 }
 
-export const highres3dnet = defineNetwork<HighResParams>({
+interface Variant {
+  name: string;
+  description: string;
+  /** NiftyNet's scope (the class's default name). */
+  scope: string;
+  params: ParamSchema;
+  stemStride: number;
+  /** The layers after the residual levels. */
+  head: <T>(ops: LayerOps<T>, flow: T, root: Scope, p: HighResParams) => T;
+}
+
+function variant(v: Variant) {
+  return defineNetwork<HighResParams>({
+    name: v.name,
+    description: v.description,
+    params: v.params,
+    referenceSize: () => 8,
+    inputRule: divisibleBy(8, v.name),
+    forward<T>(ops: LayerOps<T>, x: T, p: HighResParams): T {
+      const root = new Scope(v.scope);
+      return v.head(ops, body(ops, x, root, p, v.stemStride), root, p);
+    },
+  });
+}
+
+export const highres3dnet = variant({
   name: 'highres3dnet',
   description: 'NiftyNet HighRes3DNet: dilated residual network at full resolution (input divisible by 8)',
+  scope: 'HighRes3DNet',
   params: params(80),
-  referenceSize: () => 8,
-  inputRule: divisibleBy(8, 'highres3dnet'),
-  forward(ops, x, p) {
-    const root = new Scope('HighRes3DNet');
-    const flow = body(ops, x, root, p, 1);
+  stemStride: 1,
+  head(ops, flow, root, p) {
     const head = convolutionalLayer(ops, flow, root, 'conv_1', { filters: p.conv_1_features, kernel: 1, acti: p.activation_function });
     return convolutionalLayer(ops, head, root, 'conv_2', { filters: p.num_classes, kernel: 1 });
   },
 });
 
-export const highres3dnetSmall = defineNetwork<HighResParams>({
+export const highres3dnetSmall = variant({
   name: 'highres3dnet_small',
   description: 'NiftyNet HighRes3DNetSmall: HighRes3DNet at half resolution (stride-2 stem, deconvolution back)',
+  scope: 'HighRes3DNetSmall',
   params: params(80),
-  referenceSize: () => 8,
-  inputRule: divisibleBy(8, 'highres3dnet_small'),
-  forward(ops, x, p) {
-    const root = new Scope('HighRes3DNetSmall');
+  stemStride: 2,
+  head(ops, flow, root, p) {
     const acti = p.activation_function;
-    const flow = body(ops, x, root, p, 2);
     const head = convolutionalLayer(ops, flow, root, 'conv_1', { filters: p.conv_1_features, kernel: 3, acti });
     const up = deconvolutionalLayer(ops, head, root, 'deconv', { filters: p.conv_1_features, kernel: 3, stride: 2, acti });
     return convolutionalLayer(ops, up, root, 'conv_2', { filters: p.num_classes, kernel: 1 });
   },
 });
 
-export const highres3dnetLarge = defineNetwork<HighResParams>({
+export const highres3dnetLarge = variant({
   name: 'highres3dnet_large',
   description: 'NiftyNet HighRes3DNetLarge: HighRes3DNet with an extra 3×3×3 layer before the 1×1 head',
+  scope: 'HighRes3DNet',
   params: params(64, { conv_2_features: { kind: 'int', default: 64, doc: 'features of conv_2' } }),
-  referenceSize: () => 8,
-  inputRule: divisibleBy(8, 'highres3dnet_large'),
-  forward(ops, x, p) {
-    const root = new Scope('HighRes3DNet');
+  stemStride: 1,
+  head(ops, flow, root, p) {
     const acti = p.activation_function;
-    const flow = body(ops, x, root, p, 1);
     let head = convolutionalLayer(ops, flow, root, 'conv_1', { filters: p.conv_1_features, kernel: 3, acti });
     head = convolutionalLayer(ops, head, root, 'conv_2', { filters: p.conv_2_features!, kernel: 1, acti });
     return convolutionalLayer(ops, head, root, 'conv_3', { filters: p.num_classes, kernel: 1 });
