@@ -1,13 +1,16 @@
 /**
- * Training benchmark: step time of thaw's trainer (native TensorFlow through tfjs-node) against the same architecture
- * in Keras (TensorFlow for Python, tf.function graph and eager), same machine, same run; pure-JS tfjs beside them;
- * and checkpoint save/restore time as a fraction of stage time.
+ * Training benchmark: step time of thaw's trainer (native TensorFlow through tfjs-node) against the same network in
+ * Keras (TensorFlow for Python on the same libtensorflow, tf.function graph and eager), same machine, same run;
+ * pure-JS tfjs beside them; and checkpoint save/restore time as a fraction of stage time.
  *
- *   npx tsx bench/training.ts [--steps 10] [--warmup 3] [--cpu-steps 1] [--no-cpu] [--only unet-2d-64]
+ *   npx tsx bench/training.ts [--steps 10] [--warmup 3] [--cpu-steps 1] [--no-cpu] [--only unet_2d-188]
  *
- * thaw runs each configuration as a real stage (child process, synthetic data, Adam, Dice + cross-entropy,
- * checkpoint every 5 iterations); step time is the median gap between progress events after warm-up. A second stage
- * restores the first one's final checkpoint to time restore.
+ * The networks are NiftyNet 0.6.0's as thaw builds them (lib/training/networks/); training_keras.py builds each one
+ * layer for layer, and before anything is timed this checks that the Keras model's trainable variables (count, total
+ * size, shapes) and output size equal thaw's. thaw runs each configuration as a real stage (child process,
+ * synthetic data, Adam, DicePlusXEnt, checkpoint every 5 iterations); step time is the median gap between progress
+ * events after warm-up. A second stage restores the first one's final checkpoint to time restore. DenseVNet runs
+ * with augmentation_scale 0 in both (the Keras model leaves the random affine warp out).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +19,7 @@ import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import type { BackendName } from '../lib/pipeline/plan';
 import { runStage } from '../lib/training';
+import { getNetwork } from '../lib/training/networks';
 import type { StageResult } from '../lib/training/types';
 import { pythonPath, REPO_ROOT } from '../test/helpers/python';
 import { stageRequest } from '../test/helpers/training';
@@ -24,17 +28,20 @@ const execFileAsync = promisify(execFile);
 
 interface Config {
   name: string;
-  network: 'unet' | 'highres3dnet';
+  network: 'highres3dnet' | 'unet_2d' | 'dense_vnet' | 'toynet';
+  /** NiftyNet's params; dims comes from `spatial`. */
   params: Record<string, unknown>;
   spatial: number[];
   batch: number;
 }
 
 const CONFIGS: Config[] = [
-  { name: 'unet-2d-64', network: 'unet', params: { base_features: 16, depth: 3 }, spatial: [64, 64], batch: 4 },
-  { name: 'unet-2d-128', network: 'unet', params: { base_features: 16, depth: 3 }, spatial: [128, 128], batch: 4 },
   { name: 'highres3dnet-16', network: 'highres3dnet', params: {}, spatial: [16, 16, 16], batch: 1 },
   { name: 'highres3dnet-24', network: 'highres3dnet', params: {}, spatial: [24, 24, 24], batch: 1 },
+  // VALID convolutions: 188² is the smallest input for five levels, and gives a 4² output (labels cropped to it).
+  { name: 'unet_2d-188', network: 'unet_2d', params: { n_features: [16, 32, 64, 128, 256] }, spatial: [188, 188], batch: 2 },
+  { name: 'dense_vnet-32', network: 'dense_vnet', params: { augmentation_scale: 0 }, spatial: [32, 32, 32], batch: 1 },
+  { name: 'toynet-2d-128', network: 'toynet', params: {}, spatial: [128, 128], batch: 4 },
 ];
 const SAVE_EVERY = 5;
 
@@ -43,10 +50,51 @@ const median = (xs: number[]) => {
   return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN;
 };
 
+const networkOf = (cfg: Config) => ({ name: cfg.network, params: { ...cfg.params, dims: cfg.spatial.length } });
+
+interface KerasRow {
+  name: string;
+  graph_ms: number;
+  eager_ms: number;
+  trainable_vars: number;
+  trainable_size: number;
+  trainable_shapes: number[][];
+  output_size: number[];
+}
+
+const sortShapes = (shapes: number[][]) => shapes.map((s) => JSON.stringify(s)).sort();
+
+/** thaw's network for `cfg`: trainable variables (count, size, shapes) and output size, as training_keras.py reports. */
+function thawNetwork(cfg: Config) {
+  const { name, params } = networkOf(cfg);
+  const net = getNetwork(name);
+  const problem = net.inputSizeProblem(params, cfg.spatial);
+  if (problem) throw new Error(`${cfg.name}: ${problem}`);
+  const shapes = net.variables(params).filter((v) => v.trainable).map((v) => v.shape);
+  return {
+    trainable_vars: shapes.length, trainable_size: shapes.reduce((n, s) => n + s.reduce((a, d) => a * d, 1), 0),
+    shapes, output_size: net.outputSize(params, cfg.spatial),
+  };
+}
+
+/** Fails unless each Keras model has exactly thaw's trainable variables and output size (the ratio is fair). */
+function checkSameNetworks(configs: Config[], keras: Map<string, KerasRow>): void {
+  for (const cfg of configs) {
+    const thaw = thawNetwork(cfg);
+    const k = keras.get(cfg.name)!;
+    console.error(`${cfg.name}: ${thaw.trainable_vars} trainable variables, ${thaw.trainable_size} parameters in thaw; ` +
+      `${k.trainable_vars}, ${k.trainable_size} in Keras; output ${thaw.output_size.join('×')} / ${k.output_size.join('×')}`);
+    const same = thaw.trainable_vars === k.trainable_vars && thaw.trainable_size === k.trainable_size &&
+      JSON.stringify(sortShapes(thaw.shapes)) === JSON.stringify(sortShapes(k.trainable_shapes)) &&
+      JSON.stringify(thaw.output_size) === JSON.stringify(k.output_size);
+    if (!same) throw new Error(`${cfg.name}: the Keras model is not thaw's network (variables or output size differ)`);
+  }
+}
+
 async function thawStage(cfg: Config, backend: BackendName, warmup: number, steps: number, timeRestore = true) {
   const dir = mkdtempSync(path.join(os.tmpdir(), `thaw-bench-${cfg.name}-`));
   const spec = {
-    modelDir: dir, network: { name: cfg.network, params: { ...cfg.params, dims: cfg.spatial.length } }, size: cfg.spatial,
+    modelDir: dir, network: networkOf(cfg), size: cfg.spatial,
     backend, settings: { batch_size: cfg.batch, save_every_n: SAVE_EVERY, lr: 1e-3 },
   };
   const gaps: number[] = [];
@@ -77,14 +125,16 @@ async function thawStage(cfg: Config, backend: BackendName, warmup: number, step
   };
 }
 
-async function keras(configs: Config[], warmup: number, steps: number): Promise<Map<string, { graph_ms: number; eager_ms: number }>> {
+/** training_keras.py on `configs`: timings, or with `countOnly` just each model's variables and output size. */
+async function keras(configs: Config[], warmup: number, steps: number, countOnly = false): Promise<Map<string, KerasRow>> {
   const file = path.join(os.tmpdir(), `thaw-bench-keras-${process.pid}.json`);
-  writeFileSync(file, JSON.stringify(configs.map((c) => ({ ...c, warmup, steps }))));
-  const { stdout } = await execFileAsync(pythonPath(), [path.join(REPO_ROOT, 'bench', 'training_keras.py'), file], {
+  writeFileSync(file, JSON.stringify(configs.map((c) => ({ ...c, params: networkOf(c).params, warmup, steps }))));
+  const script = path.join(REPO_ROOT, 'bench', 'training_keras.py');
+  const { stdout } = await execFileAsync(pythonPath(), [script, ...(countOnly ? ['--count'] : []), file], {
     env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '3', CUDA_VISIBLE_DEVICES: '' }, maxBuffer: 1 << 24,
   });
   rmSync(file, { force: true });
-  const rows = JSON.parse(stdout.trim().split('\n').pop()!) as { name: string; graph_ms: number; eager_ms: number }[];
+  const rows = JSON.parse(stdout.trim().split('\n').pop()!) as KerasRow[];
   return new Map(rows.map((r) => [r.name, r]));
 }
 
@@ -98,6 +148,8 @@ async function main() {
   const steps = Number(values.steps);
   const warmup = Number(values.warmup);
   const configs = CONFIGS.filter((c) => !values.only || c.name === values.only);
+  if (configs.length === 0) throw new Error(`no configuration ${values.only}; one of ${CONFIGS.map((c) => c.name).join(', ')}`);
+  checkSameNetworks(configs, await keras(configs, warmup, steps, true));
   const rows = [];
   for (const cfg of configs) {
     const native = await thawStage(cfg, 'tensorflow', warmup, steps);
@@ -105,6 +157,7 @@ async function main() {
     console.error(`thaw ${cfg.name}: ${native.stepMs.toFixed(1)} ms/step native`);
   }
   const ref = await keras(configs, warmup, steps);
+  checkSameNetworks(configs, ref);
   for (const [name, k] of ref) console.error(`keras ${name}: ${k.graph_ms.toFixed(1)} ms/step graph, ${k.eager_ms.toFixed(1)} eager`);
   // Pure JS last (minutes per step): the smallest configuration of each network, one step.
   if (!values['no-cpu']) {
@@ -118,6 +171,7 @@ async function main() {
     const k = ref.get(cfg.name)!;
     return {
       config: `${cfg.name} (batch ${cfg.batch})`,
+      params: k.trainable_size,
       thaw_native_ms: +native.stepMs.toFixed(1),
       keras_graph_ms: +k.graph_ms.toFixed(1),
       keras_eager_ms: +k.eager_ms.toFixed(1),
