@@ -129,7 +129,7 @@ describe('thaw check', () => {
   it('a pipeline that cannot run: exit 1, the error with its fix', () => {
     const { code, stdout } = results.trap;
     assert.equal(code, 1);
-    assert.ok(stdout.includes(`error: ${file('trap')}: stage "finetune": stages[0].vars_to_freeze: the stage trains nothing`), stdout);
+    assert.ok(stdout.includes(`error: ${file('trap')}:7:5: stage "finetune": stages[0].vars_to_freeze: the stage trains nothing`), stdout);
     assert.ok(stdout.includes('(the NiftyNet #335 trap)\n  Fix: add vars_to_freeze'), stdout);
     assert.ok(stdout.endsWith(`${file('trap')}: NOT runnable (1 error, 0 warnings)\n`), stdout);
   });
@@ -152,7 +152,7 @@ describe('thaw check', () => {
     const { code, printed } = await runInProcess(checkCommand, [file('unknownNetwork')]);
     assert.equal(code, 1);
     // The registry's message (its list of networks grows); the file and field prefix are preflight's.
-    assert.ok(printed.startsWith(`error: ${file('unknownNetwork')}: network.name: unknown network "toynett"\n  Fix: use one of highres3dnet, `), printed);
+    assert.ok(printed.startsWith(`error: ${file('unknownNetwork')}:3:17: network.name: unknown network "toynett"\n  Fix: use one of highres3dnet, `), printed);
     assert.ok(printed.endsWith(`\n\n${file('unknownNetwork')}: NOT runnable (1 error, 0 warnings)`), printed);
   });
 
@@ -160,7 +160,7 @@ describe('thaw check', () => {
     const { code, printed } = await runInProcess(checkCommand, [file('foreign')]);
     assert.equal(code, 1);
     assert.ok(printed.includes(
-      `error: ${file('foreign')}: stage "s": stages[0].vars_to_restore: the starting checkpoint ${path.join(dir, 'run', 'models', `model.ckpt-${ITERATION}`)} ` +
+      `error: ${file('foreign')}:7:5: stage "s": stages[0].vars_to_restore: the starting checkpoint ${path.join(dir, 'run', 'models', `model.ckpt-${ITERATION}`)} ` +
       'holds none of the network\'s 189 variables: it was written by another network (its variables are under ApplyGradients/, ToyNet/; ' +
       'the network\'s under HighRes3DNet/)\n  Fix: set network.name and network.params to the network that wrote the checkpoint, or start from scratch with starting_iter: 0'), printed);
     assert.ok(printed.endsWith(`${file('foreign')}: NOT runnable (1 error, 0 warnings)`), printed);

@@ -370,9 +370,9 @@ describe('nonewnet-lfs-pointer-shard (a data shard that is a Git LFS pointer)', 
     const latest = await runInProcess(checkCommand, [path.join(dir, 'latest.yaml')]);
     const diff = await diffRun;
     assert.equal(exact.code, 1, exact.printed);
-    assert.match(lfsLine(exact.printed), /^error: .*exact\.yaml: starting_iter 92000: /);
+    assert.match(lfsLine(exact.printed), /^error: .*exact\.yaml:\d+:\d+: starting_iter 92000: /);
     assert.equal(latest.code, 1, latest.printed);
-    assert.match(lfsLine(latest.printed), /^error: .*latest\.yaml: starting_iter -1: .* has no usable checkpoint: model\.ckpt-92000 is not usable/);
+    assert.match(lfsLine(latest.printed), /^error: .*latest\.yaml:\d+:\d+: starting_iter -1: .* has no usable checkpoint: model\.ckpt-92000 is not usable/);
     assert.equal(diff.code, 1, diff.stdout + diff.stderr);
     assert.equal(diff.stderr.trim().split('\n').length, 1, diff.stderr);
     assert.match(lfsLine(diff.stderr), /^thaw diff: /);

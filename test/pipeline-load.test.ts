@@ -117,7 +117,7 @@ test('unknown keys are errors with line:column, the valid keys and a did-you-mea
   const err = problemsOf(`${BASE}stages:\n  - name: a\n    iterations: 3\n    vars_to_frezee: x\n`);
   assert.equal(
     err.message,
-    `${FILE}:8:5: stages[0].vars_to_frezee: unknown key "vars_to_frezee": did you mean "vars_to_freeze"? valid keys here: name, after, iterations, vars_to_restore, vars_to_freeze, data, optimizer, lr, beta1, beta2, epsilon, momentum, batch_size, save_every_n, max_checkpoints, loss_type, frozen_batch_norm`,
+    `${FILE}:8:5: stages[0].vars_to_frezee: unknown key "vars_to_frezee": did you mean "vars_to_freeze"? valid keys here: name, after, iterations, vars_to_restore, vars_to_freeze, data, optimizer, lr, beta1, beta2, epsilon, momentum, batch_size, save_every_n, max_checkpoints, loss_type, frozen_batch_norm, engine, xla`,
   );
   assert.deepEqual(err.problems[0], {
     file: FILE, line: 8, column: 5, field: 'stages[0].vars_to_frezee', message: err.problems[0].message,

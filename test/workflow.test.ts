@@ -4,7 +4,7 @@
  * preflight, continue-as-new. Saves the histories of these runs for the replay test when THAW_SAVE_HISTORIES=1.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
@@ -178,12 +178,15 @@ test('a cancelled run checkpoints its running stage; starting the pipeline again
 });
 
 test('a user error in training fails its stage at once (no retries), skips its children, and names the type', async () => {
-  const file = writePipeline(dir, 'nodata', `  - {name: a, iterations: 3, data: {kind: nifti, images: 'missing/*.nii.gz', label_suffix: _seg, spatial_size: [8, 8]}}\n  - {name: b, iterations: 3}\n`);
+  // Files that exist (preflight finds the pairs) but are no NIfTI: only training reads them.
+  mkdirSync(path.join(dir, 'garbage'), { recursive: true });
+  for (const f of ['case.nii', 'case_seg.nii']) writeFileSync(path.join(dir, 'garbage', f), 'not a NIfTI file\n');
+  const file = writePipeline(dir, 'nodata', `  - {name: a, iterations: 3, data: {kind: nifti, images: 'garbage/*.nii', label_suffix: _seg, spatial_size: [8, 8]}}\n  - {name: b, iterations: 3}\n`);
   const handle = await start(file);
   await assert.rejects(handle.result(), (err: unknown) => {
     const cause = (err as WorkflowFailedError).cause as { type?: string; message: string };
     assert.equal(cause.type, 'StageFailed');
-    assert.match(cause.message, /pipeline nodata failed:\n {2}stage a: DataError: no NIfTI images match '.*missing\/\*\.nii\.gz'/);
+    assert.match(cause.message, /pipeline nodata failed:\n {2}stage a: DataError: .*garbage\/case\.nii/);
     return true;
   });
   const status = await handle.query(statusQuery);

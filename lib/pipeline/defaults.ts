@@ -15,7 +15,8 @@ export const DEFAULT_SETTINGS: TrainingSettings = {
   frozen_batch_norm: 'moving',
 };
 
-export const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as Array<keyof TrainingSettings>;
+/** Settings a stage may set; `engine` and `xla` have no default entry (absent = auto, off), so plans without them hash as before. */
+export const SETTING_KEYS = [...Object.keys(DEFAULT_SETTINGS), 'engine', 'xla'] as Array<keyof TrainingSettings>;
 
 export const DEFAULT_SEED = 0;
 export const DEFAULT_BACKEND = 'auto';

@@ -17,14 +17,14 @@ export function joinDir(base: string, ...parts: string[]): string {
 
 /** Checkpoint folder of every stage; `stages` must be in topological order. */
 export function checkpointFolders(modelDir: string, stages: readonly StageLink[]): Map<string, string> {
-  const children = new Map<string | null, string[]>();
-  for (const s of stages) children.set(s.after, [...(children.get(s.after) ?? []), s.name]);
+  const children = new Map<string | null, number>();
+  for (const s of stages) children.set(s.after, (children.get(s.after) ?? 0) + 1);
   const folders = new Map<string, string>();
   for (const s of stages) {
-    const siblings = children.get(s.after) ?? [];
+    const siblings = children.get(s.after) ?? 0;
     const parentFolder = s.after === null ? modelDir : folders.get(s.after);
     if (parentFolder === undefined) throw new Error(`stage ${s.name} comes before its parent ${s.after}`);
-    folders.set(s.name, siblings.length > 1 ? joinDir(modelDir, 'branches', s.name) : parentFolder);
+    folders.set(s.name, siblings > 1 ? joinDir(modelDir, 'branches', s.name) : parentFolder);
   }
   return folders;
 }

@@ -13,6 +13,11 @@ export type LossType = 'CrossEntropy' | 'Dice' | 'Dice_NS' | 'DicePlusXEnt' | 'G
 export type FrozenBatchNorm = 'moving' | 'batch';
 /** `auto` picks the fastest present: tensorflow-gpu (tfjs-node-gpu), tensorflow (tfjs-node), cpu (pure JS). */
 export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'cpu';
+/**
+ * Training engine: `graph` (each stage's step as one TensorFlow graph through libtensorflow's C API), `tfjs`
+ * (TensorFlow.js op by op, on `backend`), `auto` (graph where it loads and can train the network, else tfjs).
+ */
+export type EngineChoice = 'auto' | 'graph' | 'tfjs';
 
 /** Optimiser and loop settings: pipeline `defaults`, overridable per stage. */
 export interface TrainingSettings {
@@ -30,6 +35,10 @@ export interface TrainingSettings {
   max_checkpoints: number;
   loss_type: LossType;
   frozen_batch_norm: FrozenBatchNorm;
+  /** Training engine (absent: auto); THAW_ENGINE overrides it per worker. */
+  engine?: EngineChoice;
+  /** XLA auto-clustering of the graph engine's step (absent: off); THAW_XLA overrides it per worker. */
+  xla?: boolean;
 }
 
 /** Which network, with its parameters; the network registry knows what the params mean. */

@@ -22,9 +22,10 @@ export function formatProblem(p: PipelineProblem): string {
 export class PipelineError extends UserError {
   readonly problems: PipelineProblem[];
 
-  constructor(problems: PipelineProblem[]) {
+  /** `total`: how many problems there are, when `problems` lists only the first of them. */
+  constructor(problems: PipelineProblem[], total = problems.length) {
     const first = problems[0];
-    const count = problems.length > 1 ? `${problems.length} problems in the pipeline:\n  ` : '';
+    const count = total > 1 ? `${total} problems in the pipeline:\n  ` : '';
     super('PipelineError', count + problems.map(formatProblem).join('\n  '), {
       file: first?.file,
       field: first?.field,

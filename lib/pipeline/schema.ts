@@ -46,29 +46,68 @@ function pathOf(instancePath: string): Array<string | number> {
 
 /**
  * A `oneOf` reports every branch's errors. When the value has the type of one branch, keep that branch's errors (the
- * user meant it); otherwise keep only the `oneOf` error, described by what the alternatives are.
+ * user meant it); otherwise keep only the `oneOf` error, described by what the alternatives are. Linear in the errors:
+ * each error is matched to the `oneOf`s around it by instance path and schema path (the same `$ref`'d oneOf fails in
+ * many stages, so the schema path alone would mix stages).
  */
 function dropOneOfNoise(errors: ErrorObject[]): ErrorObject[] {
-  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
-  let kept = errors;
-  for (const one of oneOfs) {
-    const prefix = `${one.schemaPath}/`;
-    const branchOf = (e: ErrorObject) => Number(e.schemaPath.slice(prefix.length).split('/')[0]);
-    const inside = kept.filter((e) => e.schemaPath.startsWith(prefix));
-    const branches = new Set(inside.map(branchOf));
-    const typeFailed = new Set(
-      inside.filter((e) => e.keyword === 'type' && e.instancePath === one.instancePath).map(branchOf),
-    );
-    const meant = [...branches].filter((b) => !typeFailed.has(b));
-    kept = kept.filter((e) => !e.schemaPath.startsWith(prefix) || (meant.length === 1 && branchOf(e) === meant[0]));
-    if (meant.length === 1) kept = kept.filter((e) => e !== one);
+  const key = (instancePath: string, schemaPath: string) => `${instancePath}\0${schemaPath}`;
+  interface OneOf {
+    error: ErrorObject;
+    inside: Array<{ error: ErrorObject; branch: number }>;
   }
-  return kept;
+  const oneOfs = new Map<string, OneOf>();
+  for (const e of errors) if (e.keyword === 'oneOf') oneOfs.set(key(e.instancePath, e.schemaPath), { error: e, inside: [] });
+  if (oneOfs.size === 0) return errors;
+  // Innermost first: an error belongs to the nearest oneOf whose schema path and instance path enclose it.
+  const owner = new Map<ErrorObject, OneOf>();
+  for (const e of errors) {
+    const segments = e.schemaPath.split('/');
+    found: for (let s = segments.length - 2; s > 0; s--) {
+      if (segments[s] !== 'oneOf' || !/^\d+$/.test(segments[s + 1])) continue;
+      const schemaPath = segments.slice(0, s + 1).join('/');
+      for (let instancePath = e.instancePath; ; instancePath = instancePath.slice(0, Math.max(0, instancePath.lastIndexOf('/')))) {
+        const one = oneOfs.get(key(instancePath, schemaPath));
+        if (one && one.error !== e) {
+          one.inside.push({ error: e, branch: Number(segments[s + 1]) });
+          owner.set(e, one);
+          break found;
+        }
+        if (instancePath === '') break;
+      }
+    }
+  }
+  const outOfBranch = new Set<ErrorObject>();
+  const resolved = new Set<ErrorObject>();
+  for (const one of oneOfs.values()) {
+    const typeFailed = new Set(one.inside.filter(({ error }) => error.keyword === 'type' && error.instancePath === one.error.instancePath).map((i) => i.branch));
+    const meant = [...new Set(one.inside.map((i) => i.branch))].filter((b) => !typeFailed.has(b));
+    for (const { error, branch } of one.inside) if (!(meant.length === 1 && branch === meant[0])) outOfBranch.add(error);
+    if (meant.length === 1) resolved.add(one.error);
+  }
+  // Dropped: a resolved oneOf itself, and whatever lies in a branch that was not meant, at any level of nesting.
+  const isDropped = (e: ErrorObject): boolean => {
+    if (resolved.has(e)) return true;
+    for (let x: ErrorObject | undefined = e; x; x = owner.get(x)?.error) if (outOfBranch.has(x)) return true;
+    return false;
+  };
+  return errors.filter((e) => !isDropped(e));
+}
+
+/** The value a schema error is about, short: a 1 MB value in an error message helps nobody. */
+function shortJson(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 function describe(e: ErrorObject): SchemaProblem {
   const path = pathOf(e.instancePath);
-  const got = e.data === undefined ? '' : ` (got ${JSON.stringify(e.data)})`;
+  const got = e.data === undefined ? '' : ` (got ${shortJson(e.data)})`;
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = (e.params as { additionalProperty: string }).additionalProperty;
@@ -89,7 +128,7 @@ function describe(e: ErrorObject): SchemaProblem {
       return {
         path,
         atKey: false,
-        message: `${JSON.stringify(e.data)} is not a valid name: use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit (it becomes a folder name)`,
+        message: `${shortJson(e.data)} is not a valid name: use 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit (it becomes a folder name)`,
       };
     case 'oneOf':
       return { path, atKey: false, message: `${oneOfDescription(e)}${got}` };

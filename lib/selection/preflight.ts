@@ -7,13 +7,18 @@
  */
 import path from 'node:path';
 import { listVariables, resolveStartingCheckpoint, type StartingCheckpoint } from '../checkpoint';
+import { makeDataSource } from '../data';
+import { findImageLabelPairs } from '../data/nifti-pairs';
 import { isUserError } from '../errors';
 import { joinDir } from '../pipeline/folders';
-import type { NetworkConfig, Plan, StagePlan } from '../pipeline/plan';
+import type { PipelineLocator } from '../pipeline/load';
+import { localModelDirProblem } from '../pipeline/model-dir';
+import type { DataConfig, NetworkConfig, Plan, StagePlan } from '../pipeline/plan';
+import { checkStorage, isS3 } from '../storage';
 import { getNetwork } from '../training/networks';
 import type { VariableSpec } from '../training/networks/variable-spec';
 import { checkStage, type StageSource } from './checks';
-import { problem, type Problem } from './problems';
+import { listNames, problem, type Problem } from './problems';
 import { selectVariables, type CheckpointVariable, type StageSelection, type VariableFate } from './select';
 
 export interface StageReport {
@@ -42,6 +47,70 @@ export interface PreflightDeps {
   /** The starting checkpoint; its `notes` (how -1 found it, e.g. passing over a missing one) become warnings. */
   resolveStartingCheckpoint(modelDir: string, startingIter: number): Promise<StartingCheckpoint | null>;
   listVariables(prefix: string): Promise<CheckpointVariable[]>;
+  /**
+   * Why checkpoints cannot be written to model_dir, or null: on s3:// the storage check (credentials, bucket, write),
+   * locally a file, a device, /proc, a read-only or foreign folder. Errors that are not the user's (network) are thrown.
+   */
+  modelDirProblem(modelDir: string): Promise<{ message: string; fix: string } | null>;
+  /** Why a stage's data does not fit the network or cannot be found, or null (the network is known to load). */
+  dataProblem(network: NetworkConfig, data: DataConfig, plan: Plan): DataProblem | null;
+  /** Where a field is in the pipeline file (`thaw check` has it from the loader): problems then say line:column. */
+  locate?: PipelineLocator;
+}
+
+export interface DataProblem {
+  /** Below the stage's data, e.g. `data.spatial_size` or `network.params.dims`. */
+  field: string;
+  message: string;
+  fix: string;
+}
+
+async function modelDirProblem(modelDir: string): Promise<{ message: string; fix: string } | null> {
+  if (!isS3(modelDir)) return localModelDirProblem(modelDir);
+  try {
+    await checkStorage(modelDir);
+    return null;
+  } catch (err) {
+    if (!isUserError(err)) throw err;
+    return { message: err.message, fix: err.details.fix ?? 'check the storage settings' };
+  }
+}
+
+/** What the training activity checks when it builds the stage's data and graph (lib/training/stage-setup.ts), without loading any data. */
+function dataProblem(network: NetworkConfig, data: DataConfig, plan: Plan): DataProblem | null {
+  const baseDir = path.dirname(plan.source_file);
+  const net = getNetwork(network.name, { baseDir });
+  const params = net.resolveParams(network.params ?? {});
+  const size = data.spatial_size;
+  const sizeText = `[${size.join(', ')}]`;
+  if (size.length !== params.dims) {
+    return {
+      field: 'data.spatial_size',
+      message: `the data is ${size.length}-D (spatial_size ${sizeText}) but network ${net.name} is ${params.dims}-D`,
+      fix: `give spatial_size ${params.dims} sizes, or set network.params.dims: ${size.length} if the network has that many`,
+    };
+  }
+  const sizeProblem = net.inputSizeProblem(params, size);
+  if (sizeProblem) {
+    return { field: 'data.spatial_size', message: `spatial_size ${sizeText} does not fit network ${net.name}: ${sizeProblem}`, fix: `choose a spatial_size that ${net.name} takes` };
+  }
+  try {
+    if (data.kind === 'nifti') {
+      findImageLabelPairs(data, baseDir);
+      return null;
+    }
+    const source = makeDataSource(data, { seed: plan.seed, baseDir });
+    if (source.channels !== params.in_channels) {
+      return { field: 'network.params.in_channels', message: `the data has ${source.channels} channel(s) but network ${net.name} expects in_channels ${params.in_channels}`, fix: `set network.params.in_channels: ${source.channels}` };
+    }
+    if (source.numClasses !== params.num_classes) {
+      return { field: 'network.params.num_classes', message: `the data has ${source.numClasses} classes but network ${net.name} has num_classes ${params.num_classes}`, fix: `set network.params.num_classes: ${source.numClasses}` };
+    }
+    return null;
+  } catch (err) {
+    if (!isUserError(err)) throw err;
+    return { field: err.details.field ?? 'data', message: err.message, fix: err.details.fix ?? 'fix the data settings' };
+  }
 }
 
 const defaultDeps: PreflightDeps = {
@@ -49,6 +118,8 @@ const defaultDeps: PreflightDeps = {
     getNetwork(network.name, { baseDir: path.dirname(plan.source_file) }).variables(network.params ?? {}),
   resolveStartingCheckpoint,
   listVariables,
+  modelDirProblem,
+  dataProblem,
 };
 
 /** A user error (bad network, missing checkpoint) as a pipeline-level problem; anything else is rethrown. */
@@ -109,10 +180,35 @@ interface Finished {
 
 export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): Promise<PreflightReport> {
   const d: PreflightDeps = { ...defaultDeps, ...deps };
+  const report = await checkPlan(plan, d);
+  if (!d.locate) return report;
+  const at = (p: Problem) => locateProblem(p, plan.source_file, d.locate!);
+  return { ...report, errors: report.errors.map(at), warnings: report.warnings.map(at) };
+}
+
+/** The problem with the line:column of its field, and the field numbered as in the file. */
+function locateProblem(p: Problem, file: string, locate: PipelineLocator): Problem {
+  const loc = locate(p.field);
+  if (!loc) return p;
+  const prefix = `${file}: `;
+  let message = p.message;
+  if (message.startsWith(prefix)) {
+    let rest = message.slice(prefix.length);
+    if (loc.field !== p.field) rest = rest.replace(p.field, loc.field);
+    message = `${file}:${loc.line}:${loc.column}: ${rest}`;
+  }
+  return { ...p, field: loc.field, line: loc.line, column: loc.column, message };
+}
+
+async function checkPlan(plan: Plan, d: PreflightDeps): Promise<PreflightReport> {
   const file = plan.source_file;
   const errors: Problem[] = [];
   const warnings: Problem[] = [];
 
+  const dirProblem = await d.modelDirProblem(plan.model_dir);
+  if (dirProblem) {
+    errors.push(problem({ code: 'ModelDir', file, field: 'model_dir', text: dirProblem.message, fix: dirProblem.fix }));
+  }
   let network: VariableSpec[];
   try {
     network = d.networkVariables(plan.network, plan);
@@ -120,7 +216,10 @@ export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): 
     errors.push(userProblem(err, file, 'Network', (err as { details?: { field?: string } }).details?.field ?? 'network'));
     return { ok: false, errors, warnings, stages: [] };
   }
-  const start = await startingPoint(plan, d, errors, warnings);
+  errors.push(...checkData(plan, d));
+  const start: Start = dirProblem
+    ? { iteration: 0, prefix: null, variables: null, scratchReason: 'model_dir cannot be used', failed: true }
+    : await startingPoint(plan, d, errors, warnings);
 
   const done = new Map<string, Finished>();
   const stages: StageReport[] = [];
@@ -171,6 +270,35 @@ export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): 
     });
   });
   return { ok: errors.length === 0, errors, warnings, stages };
+}
+
+/** Each distinct data config once (stages usually share the pipeline's), reported at the first stage that uses it. */
+function checkData(plan: Plan, d: PreflightDeps): Problem[] {
+  const byConfig = new Map<string, Array<{ stage: StagePlan; index: number }>>();
+  plan.stages.forEach((stage, index) => {
+    const key = JSON.stringify(stage.data);
+    const list = byConfig.get(key);
+    if (list) list.push({ stage, index });
+    else byConfig.set(key, [{ stage, index }]);
+  });
+  const out: Problem[] = [];
+  for (const users of byConfig.values()) {
+    const [{ stage, index }] = users;
+    let found: DataProblem | null;
+    try {
+      found = d.dataProblem(plan.network, stage.data, plan);
+    } catch (err) {
+      out.push(userProblem(err, plan.source_file, 'DataNetworkMismatch', 'network'));
+      break;
+    }
+    if (!found) continue;
+    const others = users.slice(1).map((u) => u.stage.name);
+    const also = others.length > 0 ? ` (also the data of ${others.length === 1 ? 'stage' : 'stages'} ${listNames(others, 3)})` : '';
+    const field = found.field.startsWith('data') ? `stages[${index}].${found.field}` : found.field;
+    const code = found.field.startsWith('network') || found.field === 'data.spatial_size' ? 'DataNetworkMismatch' : 'DataError';
+    out.push(problem({ code, file: plan.source_file, stage: stage.name, field, text: `${found.message}${also}`, fix: found.fix }));
+  }
+  return out;
 }
 
 function folderOf(stage: StagePlan, plan: Plan): string {

@@ -7,6 +7,9 @@ export interface Problem {
   stage?: string;
   /** e.g. `stages[1].vars_to_restore[0]` */
   field: string;
+  /** Where the field is in the pipeline file (1-based), when known. */
+  line?: number;
+  column?: number;
   variables: string[];
   /** Complete text: file, stage, field, what is wrong and the fix. */
   message: string;

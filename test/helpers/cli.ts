@@ -36,3 +36,28 @@ export async function runInProcess(command: Command, args: string[]): Promise<{ 
     console.log = log;
   }
 }
+
+/**
+ * `thaw <args>` in this process through the CLI's dispatcher (lib/cli/main.ts), top-level error handler included:
+ * the exit code it sets (0 unless set) and everything printed to stdout and stderr. For many runs (fuzzing), where a
+ * process per run would be too slow; process.exitCode is restored afterwards.
+ */
+export async function runMainInProcess(args: string[]): Promise<CliResult> {
+  const { main } = await import('../../lib/cli/main');
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  const format = (parts: unknown[]) => parts.map((p) => (typeof p === 'string' ? p : p instanceof Error ? (p.stack ?? String(p)) : JSON.stringify(p))).join(' ');
+  console.log = (...parts: unknown[]) => out.push(format(parts));
+  console.error = (...parts: unknown[]) => err.push(format(parts));
+  const before = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    await main(args);
+    return { code: Number(process.exitCode ?? 0), stdout: out.map((l) => `${l}\n`).join(''), stderr: err.map((l) => `${l}\n`).join('') };
+  } finally {
+    console.log = log;
+    console.error = error;
+    process.exitCode = before;
+  }
+}

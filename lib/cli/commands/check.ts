@@ -3,8 +3,8 @@
  * initialises, freezes and trains (what the seed's "check your regex in RegEx101" advice becomes).
  * Exit 0 when the pipeline can run, 1 when not, 2 on usage errors.
  */
-import { isUserError } from '../../errors';
-import { loadPipeline } from '../../pipeline/load';
+import { describeUserError, isUserError, type UserError } from '../../errors';
+import { loadPipelineSource } from '../../pipeline/load';
 import { formatProblem, type PipelineProblem } from '../../pipeline/problems';
 import { preflight, type PreflightReport, type StageReport } from '../../selection/preflight';
 import { plural, type Problem } from '../../selection/problems';
@@ -12,14 +12,15 @@ import { parseCommandArgs, UsageError, type Command } from '../command';
 import { formatTable } from '../../util/text-table';
 
 /** A pipeline that does not parse, as a report: the schema problems are its errors. */
-function schemaReport(err: Error & { problems?: PipelineProblem[] }): PreflightReport {
+function schemaReport(err: UserError & { problems?: PipelineProblem[] }): PreflightReport {
   const problems = err.problems ?? [{ file: '', field: '', message: err.message }];
   const errors = problems.map((p): Problem => ({
     code: 'PipelineError',
     field: p.field,
+    ...(p.line === undefined ? {} : { line: p.line, column: p.column ?? 1 }),
     variables: [],
-    message: err.problems ? formatProblem(p) : err.message,
-    fix: 'edit the pipeline file as the message says',
+    message: err.problems ? formatProblem(p) : describeUserError(err),
+    fix: err.problems ? 'edit the pipeline file as the message says' : (err.details.fix ?? 'edit the pipeline file as the message says'),
   }));
   return { ok: false, errors, warnings: [], stages: [] };
 }
@@ -87,7 +88,8 @@ export const checkCommand: Command = {
     const file = positionals[0];
     let report: PreflightReport;
     try {
-      report = await preflight(await loadPipeline(file));
+      const { plan, locate } = await loadPipelineSource(file);
+      report = await preflight(plan, { locate });
     } catch (err) {
       if (!isUserError(err) || err.type !== 'PipelineError') throw err;
       report = schemaReport(err);

@@ -60,15 +60,24 @@ function isNetworkDefinition(value: unknown): value is NetworkDefinition {
 
 function loadPlugin(name: string, baseDir: string): NetworkDefinition {
   const file = path.resolve(baseDir, name);
-  if (!fs.existsSync(file)) {
-    throw new UserError('UnknownNetwork', `network module ${file} does not exist`, {
+  if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+    throw new UserError('UnknownNetwork', `network module ${file} does not exist (or is not a file)`, {
       file,
       field: 'network.name',
       fix: 'give a path relative to the pipeline file, or a built-in network: ' + BUILT_IN.map((n) => n.name).join(', '),
     });
   }
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(file) as { default?: unknown; network?: unknown };
+  let mod: { default?: unknown; network?: unknown };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require(file) as { default?: unknown; network?: unknown };
+  } catch (err) {
+    throw new UserError('InvalidNetworkModule', `network module ${file} cannot be loaded: ${(err as Error).message.split('\n')[0]}`, {
+      file,
+      field: 'network.name',
+      fix: 'fix the module (run it with node to see the error), or use a built-in network: ' + BUILT_IN.map((n) => n.name).join(', '),
+    });
+  }
   const def = [mod.default, mod.network, mod].find(isNetworkDefinition);
   if (!def) {
     throw new UserError('InvalidNetworkModule', `network module ${file} exports no NetworkDefinition`, {
