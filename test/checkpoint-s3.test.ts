@@ -61,6 +61,23 @@ test('checkpoints on S3', async (t) => {
     assert.equal(fetched, 12);
   });
 
+  await t.test('what is read is capped: a shard is read only as far as its index declares, a small file only up to its limit', async () => {
+    const dir = fresh();
+    const prefix = checkpointPrefix(dir, 1);
+    await saveCheckpoint(dir, 1, weights(1));
+    const shard = dataFile(prefix, 0, 1);
+    const real = await s3.readFile(shard);
+    await s3.writeAtomic(shard, Buffer.concat([real, Buffer.alloc(6 << 20, 7)])); // 6 MB more than the index declares
+    const reader = await CheckpointReader.open(prefix);
+    const before = { ...s3.traffic };
+    await reader.verifyAll();
+    await reader.close();
+    assert.equal(s3.traffic.bytesDownloaded - before.bytesDownloaded, real.length, 'verifyAll fetched the declared bytes, not the object');
+    const got = s3.traffic.bytesDownloaded;
+    await assert.rejects(s3.readFile(shard, { maxBytes: 1000 }), (e: NodeJS.ErrnoException) => e.code === 'EFBIG');
+    assert.equal(s3.traffic.bytesDownloaded, got, 'an object over the limit is not downloaded');
+  });
+
   await t.test('a checkpoint TensorFlow wrote (two shards) reads the same from S3 as from disk', async () => {
     const fixture = path.join(TF_FIXTURES_DIR, 'tf1-transformer-2shards-adam');
     const dir = fresh();

@@ -7,10 +7,11 @@ export { DTYPES, dtypeBytes, isDType, numElements } from './dtypes';
 export { CheckpointError } from './errors';
 export { CheckpointReader } from './reader';
 export { writeCheckpoint, type WriteOptions } from './writer';
-export { listVariables, readSidecar, resolveCheckpointTarget } from './resolve';
+export { listVariables, resolveCheckpointTarget } from './resolve';
+export { readSidecar } from './sidecar';
 export {
   applyRetention, checkpointPrefix, checkpointProblem, latestValidCheckpoint, listIterations, modelsDir,
-  resolveStartingCheckpoint, saveCheckpoint, verifyCheckpoint, type LatestOptions, type SaveOptions,
+  resolveStartingCheckpoint, saveCheckpoint, verifyCheckpoint, type CheckpointWriter, type LatestOptions, type SaveOptions,
   type SkippedCheckpoint, type StartingCheckpoint,
 } from './model-dir';
 export { diffCheckpoints, type DiffReport, type DiffStatus, type VariableDiff } from './diff';

@@ -7,6 +7,7 @@ import { CheckpointError } from './errors';
 import { basenameOf, dirnameOf, joinLocation, resolveLocation, storageFor } from '../storage';
 import { indexFile, metaFile, sidecarFile } from './names';
 import { CheckpointReader } from './reader';
+import { readSidecar } from './sidecar';
 import { readCheckpointState, STATE_FILE, writeCheckpointState } from './state-file';
 import { writeCheckpoint, type WriteOptions } from './writer';
 
@@ -58,11 +59,16 @@ export function listIterations(modelDir: string): Promise<number[]> {
   return listIterationsIn(modelsDir(modelDir));
 }
 
-/** Why a checkpoint cannot be used (it does not read or verify completely), or null when every tensor verifies. */
+/**
+ * Why a checkpoint cannot be used (it does not read or verify completely), or null when every tensor verifies: its
+ * files are regular files, its shards as long as the index needs (a truncated copy or LFS pointer says so), and every
+ * tensor's checksum matches. Reads each byte the index declares once; memory bounded by two tensors.
+ */
 export async function checkpointProblem(prefix: string): Promise<CheckpointError | null> {
   let reader: CheckpointReader | null = null;
   try {
     reader = await CheckpointReader.open(prefix);
+    await reader.checkShards();
     await reader.verifyAll();
     return null;
   } catch (err) {
@@ -172,7 +178,7 @@ async function resolveLatest(modelDir: string): Promise<StartingCheckpoint | nul
 
 /**
  * `starting_iter`: 0 → start fresh (null); -1 → the latest valid checkpoint (null if there is none at all; an error
- * when there are some but none is usable); N → model.ckpt-N, whose data shards must be present in full.
+ * when there are some but none is usable); N → model.ckpt-N, which must verify completely, as -1's choice does.
  */
 export async function resolveStartingCheckpoint(
   modelDir: string, startingIter: number,
@@ -195,18 +201,32 @@ export async function resolveStartingCheckpoint(
     );
   }
   const prefix = checkpointPrefix(modelDir, startingIter);
-  const reader = await CheckpointReader.open(prefix);
-  try {
-    await reader.checkShards(); // an LFS pointer or a truncated copy is found now, not when training restores it
-  } catch (err) {
-    if (err instanceof CheckpointError) {
-      throw new CheckpointError(`starting_iter ${startingIter}: ${err.message}`, { ...err.details, field: 'starting_iter' });
-    }
-    throw err;
-  } finally {
-    await reader.close();
+  // Every tensor's checksum, not only the shard lengths: the stage reads nearly all of them (what it restores, and
+  // everything outside its graph, which it carries into its own checkpoints), so verifying all costs about what
+  // verifying those would, is what -1 does, and needs no selection. A damaged file is found now, before any training.
+  const problem = await checkpointProblem(prefix);
+  if (problem) {
+    throw new CheckpointError(`starting_iter ${startingIter}: ${problem.message}`, {
+      ...problem.details,
+      field: 'starting_iter',
+      fix: problem.details.fix ??
+        `copy ${basenameOf(prefix)} again (every file of the prefix), or set starting_iter to another iteration (-1: the newest that verifies)`,
+    });
   }
   return { iteration: startingIter, prefix };
+}
+
+/**
+ * Who is writing, for the rule "thaw never overwrites (nor deletes) a checkpoint it did not write in this run": which
+ * existing checkpoints are its own, judged by their sidecars (`<prefix>.thaw.json`, null when there is none).
+ */
+export interface CheckpointWriter {
+  /** The writer in words, for messages: `stage "finetune" of pipeline 3f2a9c…`. */
+  description: string;
+  /** True for a checkpoint this writer may replace at the same iteration (thaw's stage: same stage, same pipeline). */
+  owns(sidecar: unknown): boolean;
+  /** True for a checkpoint retention may delete (thaw's stage: any stage of the same pipeline); default: `owns`. */
+  mayDelete?(sidecar: unknown): boolean;
 }
 
 export interface SaveOptions {
@@ -216,23 +236,75 @@ export interface SaveOptions {
   /** Iterations that must survive retention (e.g. a parent checkpoint a later stage starts from). */
   keep?: number[];
   meta?: WriteOptions['meta'];
+  /**
+   * Which existing `model.ckpt-<iteration>.*` files may be replaced, and which checkpoints retention may delete.
+   * Without it no existing file of the prefix is replaced (an error names them) and retention deletes any checkpoint.
+   */
+  writer?: CheckpointWriter;
+}
+
+/** thaw's sidecar in words: which stage of which pipeline wrote the checkpoint. */
+function describeSidecar(sidecar: unknown): string {
+  const s = sidecar as { stage?: unknown; pipelineHash?: unknown } | null;
+  if (s && typeof s === 'object' && typeof s.stage === 'string' && typeof s.pipelineHash === 'string') {
+    return `its sidecar says stage "${s.stage}" of pipeline ${s.pipelineHash.slice(0, 12)} wrote it`;
+  }
+  return 'its sidecar is not one a thaw stage writes';
 }
 
 /**
- * Writes `model.ckpt-<iteration>` (data, .meta, sidecar, then .index), then moves the state file to it, then applies
- * retention. A crash at any point leaves the previous latest checkpoint valid and named by the state file.
+ * Refuses to write `model.ckpt-<iteration>` over files of that prefix that `writer` did not write (no writer: over
+ * any): a NiftyNet or TensorFlow checkpoint, another pipeline's or another stage's, a corrupt one of unknown origin.
+ */
+async function refuseForeignFiles(modelDir: string, iteration: number, writer: CheckpointWriter | undefined): Promise<void> {
+  const dir = modelsDir(modelDir);
+  const prefix = checkpointPrefix(modelDir, iteration);
+  const base = basenameOf(prefix);
+  const present = (await storageFor(dir).list(dir)).filter((n) => n.startsWith(`${base}.`)).sort();
+  if (present.length === 0) return;
+  let why: string;
+  try {
+    const sidecar = await readSidecar(prefix);
+    if (sidecar !== null && writer?.owns(sidecar)) return;
+    why = sidecar === null
+      ? `there is no thaw sidecar ${basenameOf(sidecarFile(prefix))}, so another program wrote them (NiftyNet, TensorFlow, a copy)`
+      : describeSidecar(sidecar);
+  } catch (err) {
+    if (!(err instanceof CheckpointError)) throw err;
+    why = `its sidecar cannot be read (${err.message})`;
+  }
+  const shown = present.length > 4 ? [...present.slice(0, 4), `… (${present.length} files)`] : present;
+  throw new CheckpointError(
+    `${writer?.description ?? 'thaw'} would write ${prefix}, but ${dir} already holds ${shown.join(', ')}, which this ` +
+    `stage did not write (${why}); thaw does not overwrite checkpoints it did not write`,
+    {
+      file: prefix,
+      fix: `move the ${base}.* files out of ${dir} (or delete them if they are not needed), or give the pipeline another model_dir`,
+    },
+  );
+}
+
+/**
+ * Writes `model.ckpt-<iteration>` (sidecar, data, .meta, then .index), then moves the state file to it, then applies
+ * retention. A crash at any point leaves the previous latest checkpoint valid and named by the state file. Files of
+ * that prefix that `options.writer` does not own are never replaced (a CheckpointError names them).
  */
 export async function saveCheckpoint(
   modelDir: string, iteration: number, tensors: Map<string, Tensor>, options: SaveOptions = {},
 ): Promise<string> {
   const prefix = checkpointPrefix(modelDir, iteration);
+  await refuseForeignFiles(modelDir, iteration, options.writer);
   await writeCheckpoint(prefix, tensors, { meta: options.meta ?? true, sidecar: options.sidecar });
   const dir = modelsDir(modelDir);
   const iterations = await listIterationsIn(dir);
   const kept = iterations.filter((i) => i !== iteration);
   kept.push(iteration); // the newest goes last, as TensorFlow orders all_model_checkpoint_paths
   await writeCheckpointState(dir, { latest: prefix, all: kept.map((i) => checkpointPrefix(modelDir, i)) });
-  if (options.maxCheckpoints !== undefined) await applyRetention(modelDir, options.maxCheckpoints, [...(options.keep ?? []), iteration]);
+  if (options.maxCheckpoints !== undefined) {
+    const writer = options.writer;
+    const mayDelete = writer ? (sidecar: unknown) => (writer.mayDelete ?? writer.owns).call(writer, sidecar) : undefined;
+    await applyRetention(modelDir, options.maxCheckpoints, [...(options.keep ?? []), iteration], mayDelete);
+  }
   return prefix;
 }
 
@@ -249,12 +321,29 @@ async function deleteCheckpoint(prefix: string, dir: string): Promise<void> {
 
 /**
  * Deletes the oldest checkpoints until at most `maxCheckpoints` remain, never deleting an iteration in `keep` nor the
- * newest. The state file is rewritten without them before any file goes. Returns the deleted iterations.
+ * newest. With `mayDelete`, only checkpoints whose sidecar it accepts count and may go (a checkpoint without a
+ * sidecar, e.g. NiftyNet's, is never deleted). The state file is rewritten without them before any file goes.
+ * Returns the deleted iterations.
  */
-export async function applyRetention(modelDir: string, maxCheckpoints: number, keep: number[]): Promise<number[]> {
+export async function applyRetention(
+  modelDir: string, maxCheckpoints: number, keep: number[], mayDelete?: (sidecar: unknown) => boolean,
+): Promise<number[]> {
   const dir = modelsDir(modelDir);
-  const iterations = await listIterationsIn(dir);
+  let iterations = await listIterationsIn(dir);
   if (maxCheckpoints <= 0 || iterations.length <= maxCheckpoints) return [];
+  if (mayDelete) {
+    const deletable = async (i: number) => {
+      const sidecar = await readSidecar(checkpointPrefix(modelDir, i)).catch((err: unknown) => {
+        if (err instanceof CheckpointError) return null; // unreadable: not provably ours, kept
+        throw err;
+      });
+      return sidecar !== null && mayDelete(sidecar);
+    };
+    const flags: boolean[] = [];
+    for (const i of iterations) flags.push(await deletable(i));
+    iterations = iterations.filter((_, k) => flags[k]);
+    if (iterations.length <= maxCheckpoints) return [];
+  }
   const newest = iterations[iterations.length - 1];
   const protectedSet = new Set([...keep, newest]);
   const state = await readCheckpointState(dir);

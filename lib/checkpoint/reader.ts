@@ -8,6 +8,7 @@ import {
   type DType, type Tensor, type TensorData, type VariableInfo,
 } from './dtypes';
 import { CheckpointError, fileError } from './errors';
+import { INDEX_MAX_BYTES } from './limits';
 import { dataFile, indexFile } from './names';
 import { decodeEntry, decodeHeader, type DecodedEntry } from './protos';
 import { copySliceInto, sliceKey, sliceShape } from './slices';
@@ -21,6 +22,8 @@ const CONSUMER_VERSION = 1;
 const LFS_POINTER_HEADER = 'version https://git-lfs.github.com/spec/v1';
 /** LFS pointer files are small (the spec caps them at 1024 bytes); only a shard that small is looked at. */
 const LFS_POINTER_MAX_BYTES = 1024;
+/** What to do about a damaged or incomplete checkpoint. */
+const DAMAGED_FIX = 'copy the checkpoint again (every file of the prefix), or start from another checkpoint';
 const LFS_FIX = 'fetch the real file with `git lfs pull` in the repository it came from';
 
 /**
@@ -69,7 +72,7 @@ export class CheckpointReader {
     const file = indexFile(prefix);
     let bytes: Buffer;
     try {
-      bytes = await storageFor(file).readFile(file);
+      bytes = await storageFor(file).readFile(file, { maxBytes: INDEX_MAX_BYTES });
     } catch (err) {
       throw fileError(err, file, 'checkpoint index');
     }
@@ -149,9 +152,13 @@ export class CheckpointReader {
    */
   async *readAll(names?: string[]): AsyncGenerator<[string, Tensor]> {
     if (!names) {
-      // Every byte will be read: let remote shards come down whole (into the local cache) instead of per tensor.
+      // Every byte will be read: let remote shards come down whole (into the local cache) instead of per tensor;
+      // not a shard longer than the index needs (only the declared ranges are ever read from it).
       names = this.entries.map((e) => e.name);
-      for (let id = 0; id < this.numShards; id++) await (await this.shard(id)).willReadAll();
+      for (let id = 0; id < this.numShards; id++) {
+        const source = await this.shard(id);
+        if (source.size <= this.extents[id]) await source.willReadAll();
+      }
     }
     let next = names.length > 0 ? this.fetch(names[0]) : null;
     for (let i = 0; i < names.length; i++) {
@@ -174,7 +181,7 @@ export class CheckpointReader {
         throw new CheckpointError(
           `${file} is truncated: it holds ${source.size} bytes but the index ${indexFile(this.prefix)} needs ${this.extents[id]} ` +
           '(an incomplete copy or a damaged file)',
-          { file, fix: 'copy the checkpoint again (every file of the prefix), or start from another checkpoint' },
+          { file, fix: DAMAGED_FIX },
         );
       }
     }
@@ -242,7 +249,7 @@ export class CheckpointReader {
       const file = dataFile(this.prefix, entry.shardId, this.numShards);
       throw new CheckpointError(
         `${file} is truncated: variable "${name}" needs bytes ${entry.offset}..${entry.offset + entry.size}`,
-        { file, field: name });
+        { file, field: name, fix: DAMAGED_FIX });
     }
     return bytes;
   }
@@ -253,7 +260,7 @@ export class CheckpointReader {
     } catch (err) {
       if (!(err instanceof TensorBytesError)) throw err;
       const file = dataFile(this.prefix, entry.shardId, this.numShards);
-      throw new CheckpointError(`${file}: variable "${name}": ${err.message} (the checkpoint is corrupt)`, { file, field: name });
+      throw new CheckpointError(`${file}: variable "${name}": ${err.message} (the checkpoint is corrupt)`, { file, field: name, fix: DAMAGED_FIX });
     }
   }
 

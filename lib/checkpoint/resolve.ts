@@ -4,12 +4,13 @@
  */
 import { joinLocation, storageFor } from '../storage';
 import type { VariableInfo } from './dtypes';
-import { CheckpointError, fileError } from './errors';
+import { CheckpointError } from './errors';
 import { listIterationsIn, modelsDir } from './model-dir';
-import { indexFile, sidecarFile } from './names';
+import { indexFile } from './names';
 import { CheckpointReader } from './reader';
 import { readCheckpointState } from './state-file';
 
+/** True when something is at `p` (a file; or a FIFO, device… that opening it then refuses with a clear message). */
 async function isFile(p: string): Promise<boolean> {
   return (await storageFor(p).stat(p)) !== null;
 }
@@ -58,22 +59,5 @@ export async function listVariables(target: string): Promise<VariableInfo[]> {
     return reader.variables();
   } finally {
     await reader.close();
-  }
-}
-
-/** The sidecar JSON thaw wrote next to a checkpoint, or null when there is none. */
-export async function readSidecar(prefix: string): Promise<unknown | null> {
-  const file = sidecarFile(prefix);
-  let text: string;
-  try {
-    text = (await storageFor(file).readFile(file)).toString('utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw fileError(err, file, 'checkpoint sidecar');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new CheckpointError(`${file} is not valid JSON (${(err as Error).message})`, { file });
   }
 }

@@ -4,6 +4,8 @@
  */
 import { UserError } from '../errors';
 import { joinLocation, relativeTo, resolveIn, storageFor } from '../storage';
+import { fileError } from './errors';
+import { STATE_FILE_MAX_BYTES } from './limits';
 
 export const STATE_FILE = 'checkpoint';
 
@@ -58,14 +60,21 @@ export function parseCheckpointState(text: string, dir: string): CheckpointState
   return { latest, all };
 }
 
-/** Reads `<dir>/checkpoint`; null when missing or unusable. */
+/** Error codes of a state file that is there but is no file to read (a folder, FIFO, device, or far too large). */
+const NOT_A_STATE_FILE = new Set(['EISDIR', 'EFTYPE', 'ENXIO', 'EFBIG']);
+
+/**
+ * Reads `<dir>/checkpoint`; null when missing or unusable (as TensorFlow ignores it). One that is not a regular file,
+ * or is larger than a state file can be, is a CheckpointError: it is never read (nor waited on, for a FIFO).
+ */
 export async function readCheckpointState(dir: string): Promise<CheckpointState | null> {
   let text: string;
+  const file = joinLocation(dir, STATE_FILE);
   try {
-    const file = joinLocation(dir, STATE_FILE);
-    text = (await storageFor(file).readFile(file)).toString('utf8');
+    text = (await storageFor(file).readFile(file, { maxBytes: STATE_FILE_MAX_BYTES })).toString('utf8');
   } catch (err) {
     if (err instanceof UserError) throw err; // S3 credentials or bucket: not the same as "no state file"
+    if (NOT_A_STATE_FILE.has((err as NodeJS.ErrnoException).code ?? '')) throw fileError(err, file, 'checkpoint state file');
     return null;
   }
   return parseCheckpointState(text, dir);

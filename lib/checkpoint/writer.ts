@@ -1,8 +1,8 @@
 /**
  * Writes a TensorBundle V2 checkpoint TensorFlow reads: one data shard, keys in byte order, TensorFlow's table layout,
- * masked CRCs. Locally every file is written under a temporary name and fsynced; renames put the data, `.meta` and
- * sidecar in place first and the `.index` last, so a checkpoint whose `.index` exists is complete. On S3 the objects
- * are uploaded and verified (size, ETag) first and the `.index` uploaded last, to the same effect.
+ * masked CRCs. Locally every file is written under a temporary name and fsynced; renames put the sidecar, data and
+ * `.meta` in place first and the `.index` last, so a checkpoint whose `.index` exists is complete. On S3 the objects
+ * are uploaded (sidecar first) and verified (size, ETag) and the `.index` uploaded last, to the same effect.
  */
 import { dtypeArray, dtypeEnum, dtypeLanes, isDType, numElements, type Tensor, type VariableInfo } from './dtypes';
 import { CheckpointError } from './errors';
@@ -64,7 +64,13 @@ export async function writeCheckpoint(prefix: string, tensors: Map<string, Tenso
   const stageBytes = (file: string, bytes: Uint8Array) => stage(file, (w) => w.write(bytes));
   try {
     const entries: TableEntry[] = [{ key: new Uint8Array(0), value: encodeHeader(1) }];
-    const parts = [await stage(dataFile(prefix, 0, 1), async (w) => {
+    const parts: StagedFile[] = [];
+    // The sidecar goes first (staged and published), so that whatever a crash leaves of this prefix carries it: a
+    // later save can then tell its own torn checkpoint (which it may replace) from a foreign one (which it may not).
+    if (options.sidecar !== undefined) {
+      parts.push(await stageBytes(sidecarFile(prefix), Buffer.from(`${JSON.stringify(options.sidecar, null, 2)}\n`)));
+    }
+    parts.push(await stage(dataFile(prefix, 0, 1), async (w) => {
       for (const { name, key } of order) {
         const t = tensors.get(name)!;
         const encoded = encodeTensorBytes(t);
@@ -72,14 +78,11 @@ export async function writeCheckpoint(prefix: string, tensors: Map<string, Tenso
         for (const chunk of encoded.chunks) await w.write(chunk);
         entries.push({ key, value: encodeEntry({ dtype: dtypeEnum(t.dtype), shape: t.shape, offset, size: encoded.size, crc32c: encoded.crc32c }) });
       }
-    })];
+    }));
     if (options.meta) {
       const infos: VariableInfo[] = order.map(({ name }) => ({ name, dtype: tensors.get(name)!.dtype, shape: tensors.get(name)!.shape }));
       const trainable = typeof options.meta === 'object' && options.meta.trainable ? options.meta.trainable : looksTrainable;
       parts.push(await stageBytes(metaFile(prefix), buildMetaGraph(infos, trainable)));
-    }
-    if (options.sidecar !== undefined) {
-      parts.push(await stageBytes(sidecarFile(prefix), Buffer.from(`${JSON.stringify(options.sidecar, null, 2)}\n`)));
     }
     const table = buildTable(entries);
     // The .index goes last, so the checkpoint counts as present only once everything else is in place (and, on S3,

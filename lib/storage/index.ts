@@ -8,8 +8,8 @@ import { S3Storage } from './s3';
 import { s3ClientFromEnv } from './s3-client';
 import type { Storage } from './types';
 
-export type { ByteSink, ReadSource, StagedFile, Storage } from './types';
-export { StorageError } from './errors';
+export type { ByteSink, ReadFileOptions, ReadSource, StagedFile, Storage } from './types';
+export { notRegularFile, StorageError, tooLarge } from './errors';
 export { ReadCache } from './cache';
 export { S3Storage, type S3Traffic } from './s3';
 export { s3SettingsFromEnv, type S3Settings } from './s3-client';

@@ -14,10 +14,11 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ReadCache } from './cache';
+import { tooLarge } from './errors';
 import { openLocalSource } from './local';
 import { parseS3 } from './location';
 import { describeS3, translateS3Error, type S3Settings } from './s3-client';
-import type { ByteSink, ReadSource, StagedFile, Storage } from './types';
+import type { ByteSink, ReadFileOptions, ReadSource, StagedFile, Storage } from './types';
 
 const MiB = 2 ** 20;
 /** Multipart part size: THAW_S3_PART_SIZE bytes (S3 needs >= 5 MiB for all but the last part). */
@@ -95,22 +96,27 @@ export class S3Storage implements Storage {
     });
   }
 
-  async stat(file: string): Promise<{ size: number } | null> {
+  async stat(file: string): Promise<{ size: number; regular: boolean } | null> {
     try {
-      return { size: (await this.head(file)).size };
+      return { size: (await this.head(file)).size, regular: true };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
   }
 
-  async readFile(file: string): Promise<Buffer> {
-    return this.call(file, async (Bucket, Key) => {
-      const got = await this.client.send(new GetObjectCommand({ Bucket, Key }));
-      const bytes = Buffer.from(await got.Body!.transformToByteArray());
-      this.countGet(bytes.length);
-      return bytes;
-    });
+  async readFile(file: string, options: ReadFileOptions = {}): Promise<Buffer> {
+    const got = await this.call(file, (Bucket, Key) => this.client.send(new GetObjectCommand({ Bucket, Key })));
+    const limit = options.maxBytes;
+    if (limit !== undefined && (got.ContentLength ?? 0) > limit) {
+      (got.Body as Readable | undefined)?.destroy?.(); // the body is never downloaded
+      this.countGet(0);
+      throw tooLarge(file, got.ContentLength!, limit);
+    }
+    const bytes = await this.call(file, async () => Buffer.from(await got.Body!.transformToByteArray()));
+    this.countGet(bytes.length);
+    if (limit !== undefined && bytes.length > limit) throw tooLarge(file, bytes.length, limit);
+    return bytes;
   }
 
   private countGet(bytes: number): void {

@@ -15,6 +15,11 @@ export interface StagedFile {
   discard(): Promise<void>;
 }
 
+export interface ReadFileOptions {
+  /** Refuse (error code 'EFBIG') a file larger than this, before reading any of it. */
+  maxBytes?: number;
+}
+
 /** Random access to one file or object. */
 export interface ReadSource {
   readonly size: number;
@@ -38,10 +43,18 @@ export interface Storage {
   list(dir: string): Promise<string[]>;
   /** True when `dir` is a folder (S3: a prefix that holds at least one object, at any depth). */
   isDir(dir: string): Promise<boolean>;
-  /** Size of a file, or null when it does not exist. */
-  stat(file: string): Promise<{ size: number } | null>;
-  /** The whole file; rejects with an error whose `code` is 'ENOENT' when missing. */
-  readFile(file: string): Promise<Buffer>;
+  /**
+   * Size of what is at `file` and whether it is a regular file (false: a folder, FIFO, device, socket; S3 objects
+   * always are), or null when nothing is there.
+   */
+  stat(file: string): Promise<{ size: number; regular: boolean } | null>;
+  /**
+   * The whole file; rejects with an error whose `code` is 'ENOENT' when missing, 'EISDIR' for a folder, 'EFTYPE'
+   * for anything else that is not a regular file (a FIFO, a device: never read, never waited on; a symlink to a
+   * regular file is fine) and 'EFBIG' when it is larger than `maxBytes` (then nothing is read).
+   */
+  readFile(file: string, options?: ReadFileOptions): Promise<Buffer>;
+  /** Opens a regular file for positioned reads; the same errors as `readFile` for what is not one. */
   open(file: string): Promise<ReadSource>;
   /** Writes `file` through `fill` without making it final; publish() the result (in the order that keeps readers safe). */
   stage(file: string, fill: (sink: ByteSink) => Promise<void>): Promise<StagedFile>;

@@ -2,7 +2,7 @@
  * Engine-agnostic preparation of a stage: which variables exist (network + optimiser state), which are trained and
  * which layers are frozen, where to resume from, and every variable's starting value (restored or initialised).
  */
-import { CheckpointReader, latestValidCheckpoint, readSidecar, type Tensor } from '../checkpoint';
+import { CheckpointReader, latestValidCheckpoint, readSidecar, type CheckpointWriter, type Tensor } from '../checkpoint';
 import type { DataSource } from '../data';
 import { UserError } from '../errors';
 import { getNetwork, type CommonParams, type NetworkDefinition } from './networks';
@@ -90,6 +90,30 @@ export interface ResumePoint {
   sidecar: StageSidecar;
 }
 
+/** The sidecar's pipeline hash, when it is a thaw stage's. */
+function pipelineOf(sidecar: unknown): string | null {
+  const hash = (sidecar as Partial<StageSidecar> | null)?.pipelineHash;
+  return typeof hash === 'string' ? hash : null;
+}
+
+/** True when a checkpoint's sidecar says this stage of this pipeline wrote it: in any attempt of this run. */
+export function isOwnCheckpoint(req: Pick<StageRunRequest, 'stage' | 'pipelineHash'>, sidecar: unknown): boolean {
+  return pipelineOf(sidecar) === req.pipelineHash && (sidecar as StageSidecar).stage === req.stage;
+}
+
+/**
+ * Who writes the stage's checkpoints (lib/checkpoint's "never overwrite what this run did not write"): the stage
+ * replaces only its own checkpoints (a torn or corrupt one, a rewrite on resume); retention deletes only checkpoints
+ * of the same pipeline (never NiftyNet's, nor another pipeline's that share the folder).
+ */
+export function stageWriter(req: Pick<StageRunRequest, 'stage' | 'pipelineHash'>): CheckpointWriter {
+  return {
+    description: `stage "${req.stage}" of pipeline ${req.pipelineHash.slice(0, 12)}`,
+    owns: (sidecar) => isOwnCheckpoint(req, sidecar),
+    mayDelete: (sidecar) => pipelineOf(sidecar) === req.pipelineHash,
+  };
+}
+
 /** The newest valid checkpoint in modelDir written by this stage of this pipeline, within the stage's range. */
 export async function findResumePoint(req: StageRunRequest): Promise<ResumePoint | null> {
   let found: StageSidecar | null = null;
@@ -98,7 +122,7 @@ export async function findResumePoint(req: StageRunRequest): Promise<ResumePoint
     accept: async (prefix, iteration) => {
       if (iteration < req.startIteration) return false;
       const sidecar = (await readSidecar(prefix)) as StageSidecar | null;
-      const mine = !!sidecar && sidecar.stage === req.stage && sidecar.pipelineHash === req.pipelineHash;
+      const mine = isOwnCheckpoint(req, sidecar);
       if (mine) found = sidecar;
       return mine;
     },

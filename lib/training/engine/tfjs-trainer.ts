@@ -8,7 +8,7 @@ import { makeDataSource } from '../../data';
 import { openMetricsLog } from '../../metrics';
 import { loadBackend, requestedBackend, type LoadedBackend } from '../backend';
 import { makeOptimizer } from '../optimizers';
-import { buildStageGraph, findResumePoint, loadStartValues, type StageGraph } from '../stage-setup';
+import { buildStageGraph, findResumePoint, loadStartValues, stageWriter, type StageGraph } from '../stage-setup';
 import type { StageProgress, StageResult, StageRunRequest, StageSidecar } from '../types';
 import { nativeKernels } from './native-kernels';
 import { trainingStep, type StepContext } from './training-step';
@@ -92,7 +92,7 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
     const trainable = new Set(graph.variables.filter((v) => v.trainable).map((v) => v.name));
     lastCheckpoint = await saveCheckpoint(req.modelDir, iteration, snapshot(vars, carried), {
       sidecar, maxCheckpoints: req.settings.max_checkpoints, keep: req.keepCheckpoints ?? [],
-      meta: { trainable: (v) => trainable.has(v.name) },
+      meta: { trainable: (v) => trainable.has(v.name) }, writer: stageWriter(req),
     });
     saveSeconds += (Date.now() - t0) / 1000;
     return lastCheckpoint;
@@ -119,8 +119,11 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
       hooks.onProgress?.({ stage: req.stage, iteration, loss: lastLoss, itPerSec, checkpoint });
       await new Promise((resolve) => setImmediate(resolve)); // let stop requests (IPC, signals) in
     }
-    // A stop between checkpoints saves where it is; a stage with nothing left to run still leaves its checkpoint.
-    if (lastCheckpoint !== checkpointPrefix(req.modelDir, iteration)) await save();
+    // A stop between checkpoints saves where it is. A stop before this run's first step saves nothing: the next
+    // attempt starts as this one did, and the checkpoint at the start iteration is the one restored from (a parent's,
+    // NiftyNet's), which is not this stage's to overwrite.
+    const stepped = iteration > (resume?.iteration ?? req.startIteration);
+    if (stepped && lastCheckpoint !== checkpointPrefix(req.modelDir, iteration)) await save();
     if (stopped) log(`stage ${req.stage}: stopped at iteration ${iteration}, checkpoint ${lastCheckpoint}`);
   } finally {
     metrics.close();
