@@ -9,6 +9,7 @@ import { UsageError } from './command';
 import { cancelCommand } from './commands/cancel';
 import { checkCommand } from './commands/check';
 import { diffCommand } from './commands/diff';
+import { evalCommand } from './commands/eval';
 import { listCommand } from './commands/list';
 import { runCommand } from './commands/run';
 import { serverCommand } from './commands/server';
@@ -23,6 +24,7 @@ const COMMANDS: Command[] = [
   cancelCommand,
   checkCommand,
   diffCommand,
+  evalCommand,
   listCommand,
   runCommand,
   serverCommand,

@@ -3,6 +3,10 @@
  * Either byte order; integer and float voxel types; `scl_slope`/`scl_inter` applied as the standard says (slope 0
  * means "no scaling"). Voxels come back as float32 in file order (x fastest). Problems are UserErrors of type
  * 'DataError' naming the file and what is wrong.
+ *
+ * The header also keeps what a writer needs to give an output the same place in space (qform and sform with their
+ * codes, units, slice timing, description; see nifti-write.ts), and `niftiAffine` gives the voxel-to-world matrix
+ * the way nibabel's `img.affine` does (sform when its code is set, else qform, else a pixdim-only matrix).
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
@@ -20,6 +24,38 @@ export interface NiftiHeader {
   voxOffset: number;
   sclSlope: number;
   sclInter: number;
+  /** Where the voxels are in space and what else the header says about them (kept by writers). */
+  space: NiftiSpace;
+}
+
+/** The header fields that place an image in space and describe it, as stored (both NIfTI versions). */
+export interface NiftiSpace {
+  /** pixdim[0]: the qform's handedness (-1 or 1; anything else reads as 1). */
+  qfac: number;
+  /** pixdim[1..7], also beyond dim[0] (what the file holds there). */
+  pixdimAll: number[];
+  qformCode: number;
+  sformCode: number;
+  /** quatern_b, quatern_c, quatern_d. */
+  quatern: [number, number, number];
+  /** qoffset_x, qoffset_y, qoffset_z. */
+  qoffset: [number, number, number];
+  /** srow_x, srow_y, srow_z. */
+  srow: [number[], number[], number[]];
+  xyztUnits: number;
+  dimInfo: number;
+  sliceStart: number;
+  sliceEnd: number;
+  sliceCode: number;
+  sliceDuration: number;
+  toffset: number;
+  intentCode: number;
+  intentP: [number, number, number];
+  intentName: string;
+  calMin: number;
+  calMax: number;
+  descrip: string;
+  auxFile: string;
 }
 
 export interface NiftiVolume {
@@ -117,32 +153,88 @@ function parseHeader(file: string, bytes: Buffer): NiftiHeader {
     if (magic === 'ni1') throw dataError(file, 'is a two-file NIfTI (.hdr/.img pair), which thaw does not read', 'save it as a single .nii or .nii.gz');
     if (magic !== 'n+1') throw dataError(file, `bad NIfTI-1 magic '${magic}' (expected 'n+1')`, 'check that this is a NIfTI-1 file');
     const ndim = view.getInt16(40, le);
+    const f32 = (o: number) => view.getFloat32(o, le);
     return finishHeader(file, {
       version: 1,
       littleEndian,
       ndim,
       dimAt: (i) => view.getInt16(40 + 2 * i, le),
-      pixdimAt: (i) => view.getFloat32(76 + 4 * i, le),
+      pixdimAt: (i) => f32(76 + 4 * i),
       datatype: view.getInt16(70, le),
-      voxOffset: view.getFloat32(108, le),
-      sclSlope: view.getFloat32(112, le),
-      sclInter: view.getFloat32(116, le),
+      voxOffset: f32(108),
+      sclSlope: f32(112),
+      sclInter: f32(116),
+      space: {
+        qfac: f32(76),
+        pixdimAll: [1, 2, 3, 4, 5, 6, 7].map((i) => f32(76 + 4 * i)),
+        qformCode: view.getInt16(252, le),
+        sformCode: view.getInt16(254, le),
+        quatern: [f32(256), f32(260), f32(264)],
+        qoffset: [f32(268), f32(272), f32(276)],
+        srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f32(280 + 16 * r + 4 * c))) as NiftiSpace['srow'],
+        xyztUnits: view.getUint8(123),
+        dimInfo: view.getUint8(39),
+        sliceStart: view.getInt16(74, le),
+        sliceEnd: view.getInt16(120, le),
+        sliceCode: view.getUint8(122),
+        sliceDuration: f32(132),
+        toffset: f32(136),
+        intentCode: view.getInt16(68, le),
+        intentP: [f32(56), f32(60), f32(64)],
+        intentName: cString(bytes, 328, 16),
+        calMin: f32(128),
+        calMax: f32(124),
+        descrip: cString(bytes, 148, 80),
+        auxFile: cString(bytes, 228, 24),
+      },
     });
   }
   if (bytes.length < 540) throw dataError(file, `too short for a NIfTI-2 header (${bytes.length} bytes)`, 'the file is truncated');
   const magic = bytes.toString('latin1', 4, 7);
   if (magic !== 'n+2') throw dataError(file, `bad NIfTI-2 magic '${magic}' (expected 'n+2'; two-file NIfTI is not read)`, 'save it as a single .nii or .nii.gz');
+  const f64 = (o: number) => view.getFloat64(o, le);
+  const i64 = (o: number) => Number(view.getBigInt64(o, le));
   return finishHeader(file, {
     version: 2,
     littleEndian,
-    ndim: Number(view.getBigInt64(16, le)),
-    dimAt: (i) => Number(view.getBigInt64(16 + 8 * i, le)),
-    pixdimAt: (i) => view.getFloat64(104 + 8 * i, le),
+    ndim: i64(16),
+    dimAt: (i) => i64(16 + 8 * i),
+    pixdimAt: (i) => f64(104 + 8 * i),
     datatype: view.getInt16(12, le),
-    voxOffset: Number(view.getBigInt64(168, le)),
-    sclSlope: view.getFloat64(176, le),
-    sclInter: view.getFloat64(184, le),
+    voxOffset: i64(168),
+    sclSlope: f64(176),
+    sclInter: f64(184),
+    space: {
+      qfac: f64(104),
+      pixdimAll: [1, 2, 3, 4, 5, 6, 7].map((i) => f64(104 + 8 * i)),
+      qformCode: view.getInt32(344, le),
+      sformCode: view.getInt32(348, le),
+      quatern: [f64(352), f64(360), f64(368)],
+      qoffset: [f64(376), f64(384), f64(392)],
+      srow: [0, 1, 2].map((r) => [0, 1, 2, 3].map((c) => f64(400 + 32 * r + 8 * c))) as NiftiSpace['srow'],
+      xyztUnits: view.getInt32(500, le),
+      dimInfo: view.getUint8(524),
+      sliceStart: i64(224),
+      sliceEnd: i64(232),
+      sliceCode: view.getInt32(496, le),
+      sliceDuration: f64(208),
+      toffset: f64(216),
+      intentCode: view.getInt32(504, le),
+      intentP: [f64(80), f64(88), f64(96)],
+      intentName: cString(bytes, 508, 16),
+      calMin: f64(200),
+      calMax: f64(192),
+      descrip: cString(bytes, 240, 80),
+      auxFile: cString(bytes, 320, 24),
+    },
   });
+}
+
+/** A NUL-terminated latin1 string field. */
+function cString(bytes: Buffer, offset: number, length: number): string {
+  const field = bytes.subarray(offset, offset + length);
+  const end = field.indexOf(0);
+  return field.toString('latin1', 0, end < 0 ? length : end);
 }
 
 interface RawHeader {
@@ -155,6 +247,7 @@ interface RawHeader {
   voxOffset: number;
   sclSlope: number;
   sclInter: number;
+  space: NiftiSpace;
 }
 
 function finishHeader(file: string, raw: RawHeader): NiftiHeader {
@@ -184,6 +277,7 @@ function finishHeader(file: string, raw: RawHeader): NiftiHeader {
     voxOffset: Math.floor(raw.voxOffset),
     sclSlope: raw.sclSlope,
     sclInter: raw.sclInter,
+    space: raw.space,
   };
 }
 
@@ -223,4 +317,51 @@ export function readNifti(file: string): NiftiVolume {
     for (let i = 0, o = 0; i < count; i++, o += type.bytes) data[i] = type.read(view, o, le) * slope + inter;
   }
   return { header, data };
+}
+
+/** A 4×4 voxel-to-world matrix, rows. */
+export type Affine = number[][];
+
+/** The qform as a matrix (NIfTI-1 standard; nibabel's get_qform): quaternion rotation, pixdims, qfac, offsets. */
+export function qformAffine(space: NiftiSpace): Affine {
+  const [b, c, d] = space.quatern;
+  const w2 = 1 - (b * b + c * c + d * d);
+  const a = w2 > 0 ? Math.sqrt(w2) : 0;
+  const n = a * a + b * b + c * c + d * d;
+  const s = n < Number.EPSILON ? 0 : 2 / n;
+  const [X, Y, Z] = [b * s, c * s, d * s];
+  const [wX, wY, wZ, xX, xY, xZ, yY, yZ, zZ] = [a * X, a * Y, a * Z, b * X, b * Y, b * Z, c * Y, c * Z, d * Z];
+  const r = [
+    [1 - (yY + zZ), xY - wZ, xZ + wY],
+    [xY + wZ, 1 - (xX + zZ), yZ - wX],
+    [xZ - wY, yZ + wX, 1 - (xX + yY)],
+  ];
+  const vox = space.pixdimAll.slice(0, 3);
+  if (space.qfac === -1) vox[2] = -vox[2];
+  return [
+    ...r.map((row, i) => [row[0] * vox[0], row[1] * vox[1], row[2] * vox[2], space.qoffset[i]]),
+    [0, 0, 0, 1],
+  ];
+}
+
+/** The sform as a matrix (srow_x, srow_y, srow_z, then 0 0 0 1). */
+export function sformAffine(space: NiftiSpace): Affine {
+  return [...space.srow.map((row) => [...row]), [0, 0, 0, 1]];
+}
+
+/**
+ * The voxel-to-world matrix as nibabel's `img.affine` gives it (Nifti1Header.get_best_affine): the sform when
+ * sform_code is set, else the qform when qform_code is set, else pixdims only (x flipped, origin at the centre).
+ */
+export function niftiAffine(header: NiftiHeader): Affine {
+  const space = header.space;
+  if (space.sformCode !== 0) return sformAffine(space);
+  if (space.qformCode !== 0) return qformAffine(space);
+  const shape = [0, 1, 2].map((i) => header.dims[i] ?? 1);
+  const zooms = [0, 1, 2].map((i) => header.pixdim[i] ?? 1);
+  zooms[0] = -zooms[0];
+  return [
+    ...[0, 1, 2].map((i) => [0, 1, 2].map((j) => (i === j ? zooms[i] : 0)).concat(-((shape[i] - 1) / 2) * zooms[i])),
+    [0, 0, 0, 1],
+  ];
 }
