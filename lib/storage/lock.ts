@@ -38,13 +38,12 @@ export class ModelDirLockedError extends UserError {
   readonly holder: LockRecord;
 
   constructor(folder: string, holder: LockRecord) {
+    // The fix is part of the message: the run's failure shows the message line only.
+    const fix = `wait for that run to end or cancel it (\`thaw cancel ${holder.runId}\`), or give this pipeline another model_dir ` +
+      `(a lock whose holder died on another host expires at ${holder.expiresAt})`;
     super('ModelDirLocked',
-      `${folder} is being trained by run ${holder.runId} (stage ${holder.stage}, process ${holder.pid} on ${holder.host}, since ${holder.since}); ` +
-      'two runs must not train one model_dir at once', {
-        file: joinLocation(folder, LOCK_FILE), field: 'model_dir',
-        fix: `wait for that run to end or cancel it (\`thaw cancel ${holder.runId}\`), or give this pipeline another model_dir; ` +
-          `a lock whose holder died on another host expires at ${holder.expiresAt}`,
-      });
+      `${folder} is being trained by run ${holder.runId} (stage ${holder.stage}, process ${holder.pid} on ${holder.host}, since ${holder.since}): ${fix}`,
+      { file: joinLocation(folder, LOCK_FILE), field: 'model_dir', fix });
     this.holder = holder;
   }
 }
