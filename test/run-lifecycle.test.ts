@@ -192,6 +192,12 @@ test('two thaw runs on one model_dir (two folders, two servers, two pipelines): 
   assert.deepEqual(existsSync(models) ? readdirSync(models).filter((f) => f.includes('ckpt-50.')) : [], [], 'the second run trained nothing');
   assert.equal(existsSync(path.join(shared, 'logs', 'other.jsonl')), false, 'the second run trained nothing');
 
+  // --restart of a run that is still going is refused, and leaves it going.
+  const restart = await runCli(['run', first, '--restart'], { THAW_STATE_DIR: stateA });
+  assert.equal(restart.code, 1, restart.stdout + restart.stderr);
+  assert.match(restart.stderr, new RegExp(`run ${firstRun} is still running: --restart starts only a pipeline whose run has ended`));
+  assert.equal(running.child.exitCode, null, 'the running run is untouched');
+
   running.child.kill('SIGINT');
   assert.equal(await exitWithin(running, 'after Ctrl-C'), 130, running.output());
   assert.equal(existsSync(path.join(shared, '.thaw-lock.json')), false, 'the first run released its lock');
