@@ -3,9 +3,12 @@
  * checkpoint; a `progress` signal (through the worker's client) tells the workflow, which cannot read heartbeats, every
  * few seconds. On cancellation (pause, cancel, a heartbeat timeout) or worker shutdown (SIGTERM, preemption) the engine
  * is aborted, writes a checkpoint at the current iteration, and the attempt ends as cancelled; the next attempt
- * (on any worker) resumes from the stage's newest valid checkpoint.
+ * (on any worker) resumes from the stage's newest valid checkpoint. The stage holds the training lock of its checkpoint
+ * folder while it trains (lib/storage/lock.ts): a second run on the same model_dir fails at once, naming the holder.
  */
 import { CancelledFailure, Context } from '@temporalio/activity';
+import { storageFor } from '../lib/storage';
+import { lockModelDir } from '../lib/storage/lock';
 import { runStage } from '../lib/training';
 import { DevicePool } from '../lib/training/devices';
 import type { StageProgress, StageResult, StageRunRequest } from '../lib/training/types';
@@ -38,6 +41,12 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
   return async function trainStage(request: TrainStageRequest): Promise<TrainStageResult> {
     const ctx = Context.current();
     const reporter = new ProgressReporter(ctx, interval);
+    const log = options.onTrainingLog ?? ((line: string) => process.stderr.write(`${line}\n`));
+    const runId = ctx.info.workflowExecution?.workflowId ?? `activity-${ctx.info.activityId}`;
+    const lock = await translatingUserErrors(async () => {
+      await storageFor(request.modelDir).ensureDir(request.modelDir);
+      return lockModelDir(request.modelDir, { runId, stage: request.stage }, { onWarning: log });
+    });
     // Heartbeat on a timer too: a long step or a checkpoint write must not look like a dead worker.
     const beat = setInterval(() => ctx.heartbeat(reporter.latest), Math.max(250, heartbeatEveryMs(ctx)));
     const device = devices.lease();
@@ -58,6 +67,7 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
     } finally {
       device.release();
       clearInterval(beat);
+      await lock.release().catch((err: Error) => log(`thaw: could not release the training lock ${lock.file}: ${err.message}`));
     }
   };
 }

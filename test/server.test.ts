@@ -1,16 +1,18 @@
 /** The Temporal CLI resolver and the embedded dev server, against real binaries and real servers. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import './helpers/temporal';
 import { DevServerBusyError } from '../lib/server/db-lock';
 import { startDevServer } from '../lib/server/dev-server';
+import { freePort } from '../lib/server/free-port';
 import { findTemporalCli, resolveTemporalCli, TemporalCliNotFoundError } from '../lib/server/temporal-cli';
 import { startTestServer } from './helpers/temporal';
 import { proceed } from './workflows/wait-for-signal';
@@ -137,11 +139,24 @@ test('dev server: a second thaw on the same database is refused while the first 
   await assert.rejects(startDevServer({ dbFile }), (err: Error) => err instanceof DevServerBusyError && err.message.includes(`in use by thaw process ${process.pid}`));
 });
 
-test('dev server: the orphan of a SIGKILLed thaw is stopped before a new server takes its database', { timeout: 180_000 }, async (t) => {
-  const dbFile = path.join(tempDir(), 'orphan.sqlite');
+async function waitUntilGone(pid: number, what: string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    assert.ok(Date.now() < deadline, `${what} (process ${pid}) still alive after 90 s`);
+    await sleep(100);
+  }
+}
+
+test('dev server: it dies with its owner, even when the owner is SIGKILLed (its supervisor stops it)', { timeout: 180_000 }, async () => {
+  const dbFile = path.join(tempDir(), 'owned.sqlite');
   const script = `require('./lib/server/dev-server').startDevServer({ dbFile: ${JSON.stringify(dbFile)} }).then((s) => console.log('PID ' + s.pid))`;
   const owner = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
-  const orphanPid = await new Promise<number>((resolve, reject) => {
+  const serverPid = await new Promise<number>((resolve, reject) => {
     let out = '';
     owner.stdout.on('data', (d) => {
       out += d;
@@ -152,11 +167,37 @@ test('dev server: the orphan of a SIGKILLed thaw is stopped before a new server 
   });
   owner.kill('SIGKILL');
   await once(owner, 'exit');
-  assert.doesNotThrow(() => process.kill(orphanPid, 0), 'the server outlives its SIGKILLed owner');
+  await waitUntilGone(serverPid, 'the dev server of a SIGKILLed owner');
+});
+
+test('dev server: a server left behind by an older, unsupervised thaw is stopped before a new one takes its database', { timeout: 180_000 }, async (t) => {
+  assert.ok(realCli, 'a temporal CLI must be installed for this test (npm run setup)');
+  const dbFile = path.join(tempDir(), 'orphan.sqlite');
+  const port = await freePort();
+  const orphan = spawn(realCli.path, ['server', 'start-dev', '--db-filename', dbFile, '--ip', '127.0.0.1', '--port', String(port), '--headless'], { stdio: 'ignore', detached: true });
+  t.after(() => {
+    if (orphan.exitCode === null) orphan.kill('SIGKILL');
+  });
+  // It really serves before the new thaw comes (a slow machine needs a while for the first start).
+  const ready = Date.now() + 90_000;
+  for (;;) {
+    try {
+      const probe = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 2000 });
+      await probe.workflowService.getSystemInfo({});
+      await probe.close();
+      break;
+    } catch (err) {
+      assert.ok(Date.now() < ready && orphan.exitCode === null, `the unsupervised server did not come up: ${(err as Error).message}`);
+      await sleep(250);
+    }
+  }
+  // Its owner is gone: a pid that belonged to a process that has exited.
+  const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+  writeFileSync(`${dbFile}.pid`, JSON.stringify({ ownerPid: Number(gone.stdout.trim()), serverPid: orphan.pid }));
 
   const next = await startDevServer({ dbFile });
   t.after(() => next.stop());
-  assert.throws(() => process.kill(orphanPid, 0), /ESRCH/, 'the orphan was stopped');
+  await waitUntilGone(orphan.pid!, 'the orphan');
   const conn = await Connection.connect({ address: next.address });
   await conn.workflowService.getSystemInfo({});
   await conn.close();

@@ -6,6 +6,13 @@ export interface Command {
   /** e.g. `vars <ckpt> [--json] [--output FILE] [--match REGEX]` */
   usage: string;
   summary: string;
+  /**
+   * What each flag of `usage` does, for `thaw <command> --help` and `thaw help <command>`: the flag as the usage
+   * writes it (`--output FILE`) and one line. Every flag of `usage` needs one (test/cli.test.ts checks).
+   */
+  flags?: ReadonlyArray<readonly [flag: string, description: string]>;
+  /** Longer text after the summary in the help (arguments, exit codes). */
+  details?: string;
   /** Returns the exit code. Throws UsageError for bad arguments, UserError for user-caused failures. */
   run(args: string[]): Promise<number>;
 }
@@ -22,4 +29,33 @@ export function parseCommandArgs<O extends Options>(args: string[], options: O):
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+export interface NumberFlagRule {
+  /** Smallest value accepted (default 0). */
+  min?: number;
+  max?: number;
+  /** Whole numbers only (default true). */
+  integer?: boolean;
+  /** What the number counts, for the message: `seconds`, `a TCP port`. */
+  what?: string;
+}
+
+/**
+ * The value of a numeric flag, strictly: plain decimal digits (a fraction too where integer is false), within
+ * [min, max]. `abc`, `''`, `1e3`, `0x10`, ` 5` and `-1` are usage errors naming the flag and what it takes.
+ */
+export function parseNumberFlag(flag: string, raw: string, rule: NumberFlagRule = {}): number {
+  const integer = rule.integer ?? true;
+  const min = rule.min ?? 0;
+  const max = rule.max ?? Number.MAX_SAFE_INTEGER;
+  const range = rule.max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+  const kind = integer ? 'a whole number' : 'a number';
+  const what = rule.what ? ` (${rule.what})` : '';
+  const syntax = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  const value = Number(raw);
+  if (!syntax.test(raw) || !Number.isFinite(value) || value < min || value > max) {
+    throw new UsageError(`${flag} takes ${kind} ${range}${what}, got "${raw}"`);
+  }
+  return value;
 }

@@ -1,16 +1,24 @@
 /**
  * The Temporal cluster a thaw command talks to. With TEMPORAL_ADDRESS (or an envconfig profile): that cluster.
- * Without: the local embedded dev server, SQLite under `.thaw/` (THAW_STATE_DIR overrides). When another thaw process
- * already runs that server (it writes `.thaw/server.json`), we share it; otherwise this process starts it, owns it and
- * stops it on close.
+ * Without: the embedded dev server of the pipeline's model_dir. Every model_dir has a state folder,
+ * `<state home>/<hash of model_dir>/` (state home: THAW_STATE_HOME, else `$XDG_STATE_HOME/thaw`, else
+ * `~/.local/state/thaw`), holding the server's SQLite file and log, the run logs and, while a thaw process runs the
+ * server, `server.json`. So `thaw run` of one pipeline from two folders shares one server (and one run), and
+ * `status`, `wait` and `cancel` find the server from anywhere, by the pipeline file or by the run id (which ends in
+ * the same hash). THAW_STATE_DIR puts every pipeline into that one folder instead (tests, and people who want one
+ * history). When another thaw process already runs the folder's server we share it; otherwise this process starts
+ * it, owns it and stops it on close.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { UserError } from '../errors';
 import { clusterFromEnv } from '../server/connection';
 import { DevServerBusyError } from '../server/db-lock';
 import { startDevServer, type DevServer } from '../server/dev-server';
+import { modelDirHash } from './ids';
 
 export interface ThawCluster {
   client: Client;
@@ -21,72 +29,152 @@ export interface ThawCluster {
   uiUrl?: string;
   /** Where the cluster is: an external one, the local server of another thaw process, or one this process owns. */
   kind: 'external' | 'shared-local' | 'owned-local';
+  /** The embedded server's state folder (not for external clusters). */
+  stateDir?: string;
   /** A connection for workers in this process. */
   nativeConnection(): Promise<NativeConnection>;
   close(): Promise<void>;
 }
 
 export interface OpenClusterOptions {
-  /** Folder of the embedded server's SQLite file and server.json (default `$THAW_STATE_DIR` or `./.thaw`). */
+  /** State folder of the embedded server (stateDirFor(model_dir)); unused with an external cluster. */
   stateDir?: string;
   /** Serve the Web UI when this process starts the embedded server. */
   ui?: boolean;
+  /**
+   * `run` (default): create the state folder and start (and announce, in server.json) a server that others share.
+   * `inspect`: only look: a folder without a database is an error (nothing ever ran there), and a server started to
+   * read the database is not announced, so no `thaw run` comes to depend on it.
+   */
+  purpose?: 'run' | 'inspect';
 }
 
 interface ServerRecord {
   address: string;
   uiUrl?: string;
   pid: number;
+  modelDir?: string;
 }
 
-export function defaultStateDir(): string {
-  return path.resolve(process.env.THAW_STATE_DIR ?? '.thaw');
+const DB_FILE = 'temporal.sqlite';
+const RECORD_FILE = 'server.json';
+/** The model_dir a state folder belongs to, for people and `thaw list`. */
+const MODEL_DIR_FILE = 'model_dir';
+
+/** Nothing has ever run in a state folder that a status, wait or cancel looks in. */
+export class NoEmbeddedServerError extends UserError {
+  constructor(what: string, stateDir: string) {
+    super('RunNotFound', `${what}: the embedded server of its model_dir has never run (no database in ${stateDir})`, {
+      file: stateDir,
+      fix: 'start it with `thaw run <pipeline.yaml>`; for a run on a Temporal cluster, set TEMPORAL_ADDRESS (or TEMPORAL_PROFILE) as the run did',
+    });
+  }
+}
+
+/** Root of the per-model_dir state folders. */
+export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.THAW_STATE_HOME) return path.resolve(env.THAW_STATE_HOME);
+  if (env.XDG_STATE_HOME) return path.join(path.resolve(env.XDG_STATE_HOME), 'thaw');
+  return path.join(os.homedir(), '.local', 'state', 'thaw');
+}
+
+/** The state folder of the embedded server of a model_dir (THAW_STATE_DIR: the one folder of every pipeline). */
+export function stateDirFor(modelDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  return stateDirForHash(modelDirHash(modelDir), env);
+}
+
+export function stateDirForHash(hash: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.THAW_STATE_DIR) return path.resolve(env.THAW_STATE_DIR);
+  return path.join(stateHome(env), hash);
+}
+
+/** Every state folder that holds a database (THAW_STATE_DIR: just that one), for `thaw list`. Creates nothing. */
+export function knownStateDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  if (env.THAW_STATE_DIR) {
+    const dir = path.resolve(env.THAW_STATE_DIR);
+    return existsSync(path.join(dir, DB_FILE)) ? [dir] : [];
+  }
+  const home = stateHome(env);
+  let names: string[];
+  try {
+    names = readdirSync(home);
+  } catch {
+    return [];
+  }
+  return names.map((n) => path.join(home, n)).filter((d) => existsSync(path.join(d, DB_FILE))).sort();
+}
+
+/** The model_dir a state folder serves, when it recorded one. */
+export function modelDirOfStateDir(stateDir: string): string | null {
+  try {
+    return readFileSync(path.join(stateDir, MODEL_DIR_FILE), 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The log file of a run's thaw process (SDK logs, and a background run's output). */
+export function runLogFile(stateDir: string, workflowId: string): string {
+  return path.join(stateDir, `${workflowId}.log`);
 }
 
 export async function openCluster(options: OpenClusterOptions = {}): Promise<ThawCluster> {
   const external = clusterFromEnv();
   if (external) return connected(external.connectionOptions, external.namespace, external.description, 'external');
+  if (!options.stateDir) throw new Error('openCluster: the embedded server needs a state folder (stateDirFor(model_dir))');
 
-  const stateDir = path.resolve(options.stateDir ?? defaultStateDir());
+  const stateDir = path.resolve(options.stateDir);
+  const inspect = options.purpose === 'inspect';
   const shared = await readSharedCluster(stateDir);
   if (shared) return shared;
-  const recordFile = path.join(stateDir, 'server.json');
+  if (inspect && !existsSync(path.join(stateDir, DB_FILE))) throw new NoEmbeddedServerError('no run', stateDir);
   mkdirSync(stateDir, { recursive: true });
-  let server: DevServer;
-  try {
-    server = await startDevServer({ dbFile: path.join(stateDir, 'temporal.sqlite'), ui: options.ui });
-  } catch (err) {
-    // Another thaw started the same server a moment ago: share it once it is up.
-    if (!(err instanceof DevServerBusyError)) throw err;
-    const sharedSoon = await waitForSharedCluster(stateDir, 120_000);
-    if (!sharedSoon) throw err;
-    return sharedSoon;
+  const server = await startOrShare(stateDir, options);
+  if ('kind' in server) return server;
+  const recordFile = path.join(stateDir, RECORD_FILE);
+  if (!inspect) {
+    const record: ServerRecord = { address: server.address, uiUrl: server.uiUrl, pid: process.pid, modelDir: modelDirOfStateDir(stateDir) ?? undefined };
+    writeFileSync(recordFile, JSON.stringify(record));
   }
-  const record: ServerRecord = { address: server.address, uiUrl: server.uiUrl, pid: process.pid };
-  writeFileSync(recordFile, JSON.stringify(record));
   try {
-    return await connected({ address: server.address }, server.namespace, `${server.address} (namespace ${server.namespace}, local dev server, ${server.dbFile})`, 'owned-local', server.uiUrl, server, recordFile);
+    const description = `${server.address} (namespace ${server.namespace}, local dev server, ${server.dbFile})`;
+    return await connected({ address: server.address }, server.namespace, description, 'owned-local', server.uiUrl, stateDir, server, inspect ? undefined : recordFile);
   } catch (err) {
     await server.stop();
     throw err;
   }
 }
 
-/** The local dev server another thaw process runs on this state folder, or null when there is none. */
-export async function readSharedCluster(stateDir: string): Promise<ThawCluster | null> {
-  const shared = await reachableRecord(path.join(stateDir, 'server.json'));
-  if (!shared) return null;
-  return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.pid})`, 'shared-local', shared.uiUrl);
+/** Records which model_dir a state folder serves (written by `thaw run` before it opens the cluster). */
+export function recordModelDir(stateDir: string, modelDir: string): void {
+  mkdirSync(stateDir, { recursive: true });
+  const file = path.join(stateDir, MODEL_DIR_FILE);
+  if (modelDirOfStateDir(stateDir) !== modelDir) writeFileSync(file, `${modelDir}\n`);
 }
 
-async function waitForSharedCluster(stateDir: string, timeoutMs: number): Promise<ThawCluster | null> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+/**
+ * Starts the folder's server, or shares the one another thaw is starting right now. A server that another thaw
+ * started only to read the database (status, list) is waited out: its lock goes when it stops.
+ */
+async function startOrShare(stateDir: string, options: OpenClusterOptions): Promise<DevServer | ThawCluster> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      return await startDevServer({ dbFile: path.join(stateDir, DB_FILE), ui: options.ui && options.purpose !== 'inspect' });
+    } catch (err) {
+      if (!(err instanceof DevServerBusyError) || Date.now() > deadline) throw err;
+    }
     const shared = await readSharedCluster(stateDir);
     if (shared) return shared;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  return null;
+}
+
+/** The local dev server another thaw process runs on this state folder, or null when there is none. */
+export async function readSharedCluster(stateDir: string): Promise<ThawCluster | null> {
+  const shared = await reachableRecord(path.join(stateDir, RECORD_FILE));
+  if (!shared) return null;
+  return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.pid})`, 'shared-local', shared.uiUrl, stateDir);
 }
 
 async function reachableRecord(file: string): Promise<ServerRecord | null> {
@@ -113,6 +201,7 @@ async function connected(
   description: string,
   kind: ThawCluster['kind'],
   uiUrl?: string,
+  stateDir?: string,
   owned?: DevServer,
   recordFile?: string,
 ): Promise<ThawCluster> {
@@ -126,6 +215,7 @@ async function connected(
     description,
     uiUrl,
     kind,
+    stateDir,
     async nativeConnection() {
       const native = await NativeConnection.connect({
         address: options.address,

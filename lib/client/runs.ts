@@ -1,20 +1,22 @@
 /**
- * Finding and reading runs: a run is named by its workflow id or by its pipeline YAML (whose name + model_dir give
- * the id). Status comes from the workflow's `status` query while a worker can answer, otherwise from Temporal's own
- * record of the run (which needs no worker).
+ * Reading runs: status comes from the workflow's `status` query while a worker can answer, otherwise from Temporal's
+ * own record of the run (which needs no worker). Nothing here waits on a worker that is not there: queries are
+ * asked only of runs whose workflow queue a worker polls, and are aborted (not left to retry) when they time out.
  */
-import { existsSync } from 'node:fs';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { loadPipeline } from '../pipeline/load';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { UserError } from '../errors';
 import type { runPipeline } from '../../workflows/pipeline';
 import { statusQuery } from '../../workflows/definitions';
 import type { PipelineResult, PipelineStatus } from '../../workflows/types';
-import { workflowIdFor, WORKFLOW_TYPE } from './ids';
+import { WORKFLOW_TYPE } from './ids';
 import type { PipelineHandle, RunMemo } from './start';
+import { runQueues, unpolledQueues, type QueueWorkers } from './workers';
 
-export async function runIdOf(ref: string): Promise<string> {
-  if (/\.ya?ml$/i.test(ref) || existsSync(ref)) return workflowIdFor(await loadPipeline(ref));
-  return ref;
+/** A run id that the cluster does not know. */
+export class RunNotFoundError extends UserError {
+  constructor(workflowId: string, where: string, fix: string) {
+    super('RunNotFound', `no run ${workflowId} on ${where}`, { fix });
+  }
 }
 
 export function handleOf(client: Client, workflowId: string): PipelineHandle {
@@ -31,38 +33,55 @@ export interface RunView {
   closeTime?: Date;
   /** Live status from the workflow, when a worker answered in time. */
   status: PipelineStatus | null;
+  /** Of a running run: the queues it needs that no worker polls (null: the server could not say). */
+  unpolled: QueueWorkers[] | null;
   result: PipelineResult | null;
   failure: string | null;
 }
 
-/** Everything known about a run, without hanging when no worker is polling. */
-export async function viewRun(client: Client, workflowId: string, queryTimeoutMs = 5000): Promise<RunView> {
+/** Everything known about a run, without hanging when no worker is polling. Throws RunNotFoundError. */
+export async function viewRun(client: Client, workflowId: string, where: string, queryTimeoutMs = 5000): Promise<RunView> {
   const handle = handleOf(client, workflowId);
-  const d = await handle.describe();
+  const d = await describeOrNotFound(handle, where);
+  const memo = (d.memo ?? {}) as Partial<RunMemo>;
   const view: RunView = {
     workflowId,
     runId: d.runId,
     execution: d.status.name,
-    memo: (d.memo ?? {}) as Partial<RunMemo>,
+    memo,
     startTime: d.startTime,
     closeTime: d.closeTime,
     status: null,
+    unpolled: null,
     result: null,
     failure: null,
   };
   if (view.execution === 'COMPLETED') view.result = await handle.result();
   else if (view.execution !== 'RUNNING') view.failure = await failureOf(handle);
-  if (view.execution === 'RUNNING') view.status = await queryStatus(handle, queryTimeoutMs);
+  if (view.execution === 'RUNNING') {
+    view.unpolled = await unpolledQueues(client.connection, client.options.namespace, runQueues(d.taskQueue, memo.gpu_task_queue));
+    // Without a workflow worker the query could only time out.
+    if (!view.unpolled?.some((q) => q.kind === 'workflow')) view.status = await queryStatus(handle, queryTimeoutMs);
+  }
   return view;
 }
 
-export async function queryStatus(handle: PipelineHandle, timeoutMs: number): Promise<PipelineStatus | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), timeoutMs);
-  });
+/** describe(), with an unknown run id as a RunNotFoundError that says where we looked. */
+export async function describeOrNotFound(handle: PipelineHandle, where: string) {
   try {
-    return await Promise.race([handle.query(statusQuery).catch(() => null), timeout]);
+    return await handle.describe();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    throw new RunNotFoundError(handle.workflowId, where, 'check the run id (`thaw list` shows the runs there), or start it with `thaw run <pipeline.yaml>`');
+  }
+}
+
+/** The workflow's status query, or null when no answer comes within timeoutMs (the call is then aborted). */
+export async function queryStatus(handle: PipelineHandle, timeoutMs: number): Promise<PipelineStatus | null> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    return await handle.client.withAbortSignal(abort.signal, () => handle.query(statusQuery)).catch(() => null);
   } finally {
     clearTimeout(timer);
   }

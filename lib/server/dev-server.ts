@@ -1,8 +1,11 @@
 /**
  * The embedded Temporal dev server (`temporal server start-dev`) as a child process we own: a persistent SQLite
  * file, a free port, the Web UI when asked, a readiness wait that tolerates a slow 2-core machine, a clean stop,
- * and no orphans (the server is killed when this process exits, and a server left behind by a killed thaw on the
- * same database is stopped before a new one starts).
+ * and no orphans. The server runs under a tiny supervisor (a `node -e` script) that holds an IPC channel to this
+ * process and stops the server when the channel closes, so the server dies with its owner however the owner dies
+ * (SIGKILL included: Node has no PR_SET_PDEATHSIG). The supervisor is in its own process group, so a terminal's
+ * Ctrl-C reaches only thaw, which then stops its workers before the server. A server left behind by an older thaw
+ * on the same database is stopped before a new one starts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -37,24 +40,92 @@ export interface DevServer {
   namespace: string;
   dbFile: string;
   logFile: string;
+  /** The server process (not its supervisor). */
   pid: number;
   cli: TemporalCli;
   stop(): Promise<void>;
 }
 
-/** Servers this process started, with their databases, so that exit can stop them and release the locks. */
-const running = new Map<ChildProcess, string>();
+/** Servers this process started (their supervisors), with their databases and server pids, for the exit hook. */
+const running = new Map<ChildProcess, { dbFile: string; serverPid: number }>();
 let exitHookInstalled = false;
 
-/** Kill every server we started when this process goes away, however it goes (short of SIGKILL). */
+/** Kill every server we started when this process exits normally; on SIGKILL the supervisors do it. */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
-    for (const [child, dbFile] of running) {
-      child.kill('SIGKILL');
+    for (const [supervisor, { dbFile, serverPid }] of running) {
+      killQuietly(serverPid, 'SIGKILL');
+      supervisor.kill('SIGKILL');
       unlockDatabase(dbFile);
     }
+  });
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** How long the server gets to stop after SIGTERM before it is killed (it takes about 1.5 s). */
+const STOP_GRACE_MS = 10_000;
+
+/**
+ * The supervisor, run as `node -e SUPERVISOR -- <temporal> <args…>`: starts the server, reports its pid over IPC,
+ * and stops it (SIGTERM, then SIGKILL after the grace time) when the owner's IPC channel closes or on SIGTERM;
+ * exits with the server. Ignores SIGINT and SIGHUP (the owner decides when the server stops).
+ */
+export const SUPERVISOR_SOURCE = `
+const { spawn } = require('node:child_process');
+const [cli, ...args] = process.argv.slice(1);
+const server = spawn(cli, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  try { server.kill('SIGTERM'); } catch {}
+  setTimeout(() => { try { server.kill('SIGKILL'); } catch {} }, ${STOP_GRACE_MS}).unref();
+};
+process.on('disconnect', stop);
+process.on('SIGTERM', stop);
+process.on('SIGINT', () => {});
+process.on('SIGHUP', () => {});
+server.on('error', (err) => {
+  if (process.connected) process.send({ type: 'error', message: err.message }, () => process.exit(127));
+  else process.exit(127);
+});
+server.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)));
+if (server.pid !== undefined && process.connected) process.send({ type: 'started', pid: server.pid });
+if (!process.connected) stop();
+`;
+
+/** Starts the supervisor and resolves with the server's pid once it runs. */
+function superviseServer(cliPath: string, args: string[], logFd: number): Promise<{ supervisor: ChildProcess; serverPid: number }> {
+  const supervisor = spawn(process.execPath, ['-e', SUPERVISOR_SOURCE, '--', cliPath, ...args], {
+    stdio: ['ignore', logFd, logFd, 'ipc'],
+    // Its own process group: Ctrl-C on the terminal goes to thaw, not to the server under it.
+    detached: true,
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+      reject(new Error(`the dev server's supervisor exited (${code ?? signal}) before starting ${cliPath}`));
+    supervisor.once('exit', onExit);
+    supervisor.once('error', reject);
+    supervisor.on('message', (m: { type: string; pid?: number; message?: string }) => {
+      if (m.type === 'started' && m.pid) {
+        supervisor.removeListener('exit', onExit);
+        // The channel must not keep this process alive on its own (close() or the exit hook stop the server).
+        supervisor.channel?.unref();
+        resolve({ supervisor, serverPid: m.pid });
+      } else if (m.type === 'error') {
+        reject(new Error(`cannot start the temporal CLI ${cliPath}: ${m.message}`));
+      }
+    });
   });
 }
 
@@ -125,20 +196,28 @@ async function spawnServer(dbFile: string, options: DevServerOptions): Promise<D
   if (namespace !== 'default') args.push('--namespace', namespace);
 
   const logFd = openSync(logFile, 'a');
-  const child = spawn(cli.path, args, { stdio: ['ignore', logFd, logFd] });
-  closeSync(logFd);
-  running.set(child, dbFile);
+  let started: Awaited<ReturnType<typeof superviseServer>>;
+  try {
+    started = await superviseServer(cli.path, args, logFd);
+  } finally {
+    closeSync(logFd);
+  }
+  const { supervisor: child, serverPid } = started;
+  running.set(child, { dbFile, serverPid });
   installExitHook();
   child.once('exit', () => running.delete(child));
-  recordServerPid(dbFile, child.pid!);
+  recordServerPid(dbFile, serverPid);
 
   const address = `127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
+      killQuietly(serverPid, 'SIGTERM');
       const grace = new AbortController();
-      const forced = sleep(10_000, undefined, { signal: grace.signal }).then(() => child.kill('SIGKILL'), () => undefined);
+      const forced = sleep(STOP_GRACE_MS + 2000, undefined, { signal: grace.signal }).then(() => {
+        killQuietly(serverPid, 'SIGKILL');
+        child.kill('SIGKILL');
+      }, () => undefined);
       await exited;
       grace.abort();
       await forced;
@@ -159,7 +238,7 @@ async function spawnServer(dbFile: string, options: DevServerOptions): Promise<D
     namespace,
     dbFile,
     logFile,
-    pid: child.pid!,
+    pid: serverPid,
     cli,
     stop,
   };

@@ -1,22 +1,71 @@
-/** `thaw wait <run>`: block until the run ends; exit 0 when it completed, 1 otherwise. */
+/**
+ * `thaw wait <run>`: block until the run ends; exit 0 when it completed, 1 otherwise. A run that no worker polls
+ * makes no progress: wait says so and returns (exit 1) instead of blocking in silence, unless --keep-waiting.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { summaryTable } from '../../client/format';
 import { withRun } from '../../client/run-arg';
-import { failureMessage, handleOf } from '../../client/runs';
-import type { Command } from '../command';
+import { describeOrNotFound, failureMessage, handleOf } from '../../client/runs';
+import type { RunMemo } from '../../client/start';
+import { describeUnpolled, runQueues, unpolledQueues } from '../../client/workers';
+import type { PipelineResult } from '../../../workflows/types';
+import { parseCommandArgs, UsageError, type Command } from '../command';
+
+/** How often a waiting `thaw wait` checks that workers still poll the run's queues. */
+const CHECK_EVERY_MS = 15_000;
 
 export const waitCommand: Command = {
   name: 'wait',
-  usage: 'wait <run-id | pipeline.yaml> [--json]',
+  usage: 'wait <run-id | pipeline.yaml> [--json] [--keep-waiting]',
   summary: 'wait for a pipeline run to end (exit 0 when it completed)',
-  run: (args) =>
-    withRun(args, async (cluster, workflowId, json) => {
+  async run(args) {
+    const { values, positionals } = parseCommandArgs(args, {
+      json: { type: 'boolean', default: false },
+      'keep-waiting': { type: 'boolean', default: false },
+    });
+    if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
+    const keepWaiting = values['keep-waiting'];
+    return withRun(positionals[0], async ({ cluster, workflowId, where }) => {
+      const handle = handleOf(cluster.client, workflowId);
+      const described = await describeOrNotFound(handle, where);
+      const memo = (described.memo ?? {}) as Partial<RunMemo>;
+      const queues = runQueues(described.taskQueue, memo.gpu_task_queue);
+      const stop = new AbortController();
+      let outcome: { result: PipelineResult } | { error: unknown } | null = null;
+      const ended = cluster.client
+        .withAbortSignal(stop.signal, () => handle.result())
+        .then((result) => (outcome = { result }), (error: unknown) => (outcome = { error }));
+      let warned = false;
       try {
-        const result = await handleOf(cluster.client, workflowId).result();
-        console.log(json ? JSON.stringify(result, null, 2) : summaryTable(result));
-        return 0;
-      } catch (err) {
-        console.error(`thaw wait: run ${workflowId} did not complete: ${failureMessage(err)}`);
-        return 1;
+        while (!outcome) {
+          if (described.status.name === 'RUNNING') {
+            const unpolled = await unpolledQueues(cluster.client.connection, cluster.namespace, queues);
+            if (outcome) break;
+            if (unpolled && unpolled.length > 0) {
+              const fix = `start \`thaw run ${memo.source_file || '<pipeline.yaml>'}\` (embedded server) or \`thaw worker\` (cluster)`;
+              if (!keepWaiting) {
+                console.error(`thaw wait: run ${workflowId} makes no progress: ${describeUnpolled(unpolled)} on ${where}; ${fix}, or add --keep-waiting to wait for one`);
+                return 1;
+              }
+              if (!warned) console.error(`thaw wait: ${describeUnpolled(unpolled)} on ${where}; waiting for one (${fix})`);
+              warned = true;
+            } else if (warned) {
+              console.error('thaw wait: a worker polls again; waiting for the run to end');
+              warned = false;
+            }
+          }
+          await Promise.race([ended, sleep(CHECK_EVERY_MS, undefined, { ref: false })]);
+        }
+      } finally {
+        stop.abort();
       }
-    }),
+      const done = outcome as { result: PipelineResult } | { error: unknown };
+      if ('result' in done) {
+        console.log(values.json ? JSON.stringify(done.result, null, 2) : summaryTable(done.result));
+        return 0;
+      }
+      console.error(`thaw wait: run ${workflowId} did not complete: ${failureMessage(done.error)}`);
+      return 1;
+    });
+  },
 };
