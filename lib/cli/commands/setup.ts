@@ -15,6 +15,7 @@ import { UserError } from '../../errors';
 import { findTemporalCli } from '../../server/temporal-cli';
 import { PACKAGE_ROOT } from '../../util/package-root';
 import { parseCommandArgs, type Command } from '../command';
+import { thawManifest } from '../version';
 
 const BINDING = '@tensorflow/tfjs-node';
 
@@ -25,8 +26,7 @@ export function hostProject(packageRoot: string = PACKAGE_ROOT): string {
 }
 
 function bindingVersion(): string {
-  const manifest = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
-  return manifest.peerDependencies?.[BINDING] ?? 'latest';
+  return thawManifest().peerDependencies?.[BINDING] ?? 'latest';
 }
 
 function resolvesFrom(dir: string, pkg: string): boolean {
