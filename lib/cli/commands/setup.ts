@@ -67,6 +67,8 @@ export const setupCommand: Command = {
   name: 'setup',
   usage: 'setup [--force]',
   summary: 'install TensorFlow and the Temporal CLI (a cached Python venv) and build the native training binding',
+  flags: [['--force', 'rebuild the native binding even when it already loads']],
+  details: 'Run it in a clone of thaw or in a project that installed thaw; it keeps what is already done. Exit 0 when the Temporal CLI is found and the native backend loads, 1 when not.',
   async run(args) {
     const { values } = parseCommandArgs(args, { force: { type: 'boolean', default: false } });
     const project = hostProject();

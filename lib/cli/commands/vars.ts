@@ -41,6 +41,12 @@ export const varsCommand: Command = {
   name: 'vars',
   usage: 'vars <ckpt> [--json] [--output FILE] [--match REGEX]',
   summary: 'list the variables of a checkpoint (prefix, models/ folder or model_dir)',
+  flags: [
+    ['--json', 'print TensorFlow\'s listing (name, dtype, shape per variable) as JSON'],
+    ['--output FILE', 'write the listing to FILE instead of printing it'],
+    ['--match REGEX', 'only the variables the regex selects, in the dialect of a stage\'s restore/freeze patterns'],
+  ],
+  details: '<ckpt> is a prefix (model_dir/models/model.ckpt-100, or one of its files), a models/ folder or a model_dir; for a folder, the checkpoint it lists is said first (the state file\'s latest, or else the newest complete one). Exit 0 listed, 1 unreadable, 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
