@@ -1,6 +1,6 @@
 /** `thaw vars`: the variables of a checkpoint (prefix, models/ folder or model_dir), as a table or as JSON. */
 import { writeFile } from 'node:fs/promises';
-import { dtypeBytes, listVariables, numElements, type VariableInfo } from '../../checkpoint';
+import { dtypeBytes, listVariables, locateCheckpoint, numElements, type VariableInfo } from '../../checkpoint';
 import { CheckpointError } from '../../checkpoint/errors';
 import { compilePattern } from '../../selection/pattern';
 import { formatTable } from '../../util/text-table';
@@ -54,13 +54,17 @@ export const varsCommand: Command = {
       match: { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('expected exactly one checkpoint (prefix, models/ folder or model_dir)');
-    let vars = await listVariables(positionals[0]);
+    const located = await locateCheckpoint(positionals[0]);
+    // Which checkpoint of a folder this is: above the table; on stderr with --json, which stays TensorFlow's listing.
+    const which = located.why ? `checkpoint: ${located.prefix} (${located.why})\n` : '';
+    if (values.json && which) console.error(which.trimEnd());
+    let vars = await listVariables(located.prefix);
     if (values.match !== undefined) {
       const pattern = compilePattern(values.match, { field: '--match' });
       const selected = new Set(pattern.filter(vars.map((v) => v.name)));
       vars = vars.filter((v) => selected.has(v.name));
     }
-    const text = values.json ? variablesJson(vars) : variablesTable(vars);
+    const text = values.json ? variablesJson(vars) : `${which}${variablesTable(vars)}`;
     if (values.output === undefined) {
       console.log(text);
       return 0;
