@@ -115,6 +115,8 @@ test('a fresh project installs the packed tarball offline, sets up, and runs the
 
   const help = await npx('--help');
   assert.match(help.stdout, /thaw setup\s+install TensorFlow/);
+  const manifestVersion = (JSON.parse(readFileSync(path.join(source, 'package.json'), 'utf8')) as { version: string }).version;
+  assert.equal((await npx('--version')).stdout, `thaw ${manifestVersion}\n`, 'the installed package finds its own package.json from dist/');
   writeFileSync(path.join(project, 'pipeline.yaml'), PIPELINE);
   const check = await npx('check', 'pipeline.yaml');
   assert.match(check.stdout, /pipeline\.yaml: runnable \(2 stages, 0 warnings\)/);

@@ -7,7 +7,7 @@ export { DTYPES, dtypeBytes, isDType, numElements } from './dtypes';
 export { CheckpointError } from './errors';
 export { CheckpointReader } from './reader';
 export { writeCheckpoint, type WriteOptions } from './writer';
-export { listVariables, resolveCheckpointTarget } from './resolve';
+export { listVariables, locateCheckpoint, resolveCheckpointTarget, type LocatedCheckpoint } from './resolve';
 export { readSidecar } from './sidecar';
 export {
   applyRetention, checkpointPrefix, checkpointProblem, latestValidCheckpoint, listIterations, modelsDir,

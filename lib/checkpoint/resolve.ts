@@ -8,7 +8,7 @@ import { CheckpointError } from './errors';
 import { listIterationsIn, modelsDir } from './model-dir';
 import { indexFile } from './names';
 import { CheckpointReader } from './reader';
-import { readCheckpointState } from './state-file';
+import { readCheckpointState, STATE_FILE } from './state-file';
 
 /** True when something is at `p` (a file; or a FIFO, device… that opening it then refuses with a clear message). */
 async function isFile(p: string): Promise<boolean> {
@@ -19,20 +19,34 @@ async function isDir(p: string): Promise<boolean> {
   return storageFor(p).isDir(p);
 }
 
+/** A checkpoint prefix, and for one found in a folder which it is and why (for the user: `thaw vars` says it). */
+export interface LocatedCheckpoint {
+  prefix: string;
+  why?: string;
+}
+
 /** The latest checkpoint in a folder: the state file's when its .index exists, else the highest model.ckpt-N, else the only prefix. */
-async function latestInFolder(dir: string): Promise<string | null> {
+async function latestInFolder(dir: string): Promise<LocatedCheckpoint | null> {
   const state = await readCheckpointState(dir);
-  if (state && (await isFile(indexFile(state.latest)))) return state.latest;
+  if (state && (await isFile(indexFile(state.latest)))) return { prefix: state.latest, why: `the latest one per ${joinLocation(dir, STATE_FILE)}` };
+  const stateSays = state ? `: ${joinLocation(dir, STATE_FILE)} names ${state.latest}, which has no .index` : ', which has no checkpoint state file';
   const iterations = await listIterationsIn(dir);
-  if (iterations.length > 0) return joinLocation(dir, `model.ckpt-${iterations[iterations.length - 1]}`);
+  if (iterations.length > 0) {
+    return { prefix: joinLocation(dir, `model.ckpt-${iterations[iterations.length - 1]}`), why: `the newest complete one in ${dir}${stateSays}` };
+  }
   const names = await storageFor(dir).list(dir);
   const prefixes = names.filter((n) => n.endsWith('.index')).map((n) => joinLocation(dir, n.slice(0, -'.index'.length)));
-  return prefixes.length === 1 ? prefixes[0] : null;
+  return prefixes.length === 1 ? { prefix: prefixes[0], why: `the only one in ${dir}${stateSays}` } : null;
 }
 
 export async function resolveCheckpointTarget(target: string): Promise<string> {
+  return (await locateCheckpoint(target)).prefix;
+}
+
+/** resolveCheckpointTarget, saying which checkpoint of a folder it chose and why. */
+export async function locateCheckpoint(target: string): Promise<LocatedCheckpoint> {
   const stripped = target.replace(/\.(index|meta|thaw\.json|data-\d{5}-of-\d{5})$/, '');
-  for (const candidate of [target, stripped]) if (await isFile(indexFile(candidate))) return candidate;
+  for (const candidate of [target, stripped]) if (await isFile(indexFile(candidate))) return { prefix: candidate };
   if (await isDir(target)) {
     const models = modelsDir(target);
     for (const dir of (await isDir(models)) ? [models, target] : [target]) {

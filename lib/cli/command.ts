@@ -1,5 +1,6 @@
 /** The shape of one `thaw` subcommand, and argument parsing shared by all of them. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { didYouMean } from './help';
 
 export interface Command {
   name: string;
@@ -22,13 +23,22 @@ export class UsageError extends Error {}
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
 
-/** node:util parseArgs with strict checking, turning its errors into UsageError. */
+/** node:util parseArgs with strict checking, turning its errors into UsageError (an unknown flag with a guess). */
 export function parseCommandArgs<O extends Options>(args: string[], options: O): Parsed<O> {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    const unknown = /^Unknown option '([^']+)'/.exec((err as Error).message)?.[1];
+    throw new UsageError(unknown === undefined ? (err as Error).message : unknownOption(unknown, options));
   }
+}
+
+/** Node's own first sentence (it names the flag), then the closest flag or the flags there are. */
+function unknownOption(flag: string, options: Options): string {
+  const known = Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
+  const guess = didYouMean(flag, known);
+  if (guess) return `Unknown option '${flag}'${guess}`;
+  return `Unknown option '${flag}' (${known.length > 0 ? `it takes ${known.join(', ')}` : 'it takes no options'}; a value starting with "-" goes after "--")`;
 }
 
 export interface NumberFlagRule {

@@ -6,6 +6,8 @@
 import { describeUserError, isUserError } from '../errors';
 import type { Command } from './command';
 import { UsageError } from './command';
+import { commandHelp, didYouMean, globalHelp, unknownCommand } from './help';
+import { thawVersion } from './version';
 import { cancelCommand } from './commands/cancel';
 import { checkCommand } from './commands/check';
 import { diffCommand } from './commands/diff';
@@ -35,27 +37,59 @@ const COMMANDS: Command[] = [
   workerCommand,
 ];
 
-function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  const lines = COMMANDS.map((c) => `  thaw ${c.name.padEnd(width)}  ${c.summary}`);
-  return `thaw: durable staged fine-tuning on Temporal\n\nUsage:\n${lines.join('\n')}\n\nRun "thaw <command> --help" for a command's options.`;
+/** `thaw`, `thaw --help`, `thaw --version`, `thaw help [command]`: whatever does not run a command. */
+function topLevel(name: string | undefined, rest: string[]): number | null {
+  if (!name) {
+    console.log(globalHelp(COMMANDS));
+    return 2;
+  }
+  if (name === '--help' || name === '-h') {
+    console.log(globalHelp(COMMANDS));
+    return 0;
+  }
+  if (name === '--version' || name === '-V') {
+    console.log(`thaw ${thawVersion()}`);
+    return 0;
+  }
+  if (name === 'help') return help(rest);
+  if (name.startsWith('-')) {
+    console.error(`thaw: unknown option "${name}"${didYouMean(name, TOP_LEVEL_FLAGS)}\nThe options before a command are ${TOP_LEVEL_FLAGS.join(', ')}; run "thaw --help" for the commands.`);
+    return 2;
+  }
+  return null;
+}
+
+const TOP_LEVEL_FLAGS = ['--help', '-h', '--version', '-V'];
+
+function help(rest: string[]): number {
+  if (rest.length === 0) {
+    console.log(globalHelp(COMMANDS));
+    return 0;
+  }
+  const command = rest.length === 1 ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+  if (command) {
+    console.log(commandHelp(command));
+    return 0;
+  }
+  console.error(rest.length === 1 ? `thaw help: ${unknownCommand(rest[0], COMMANDS)}` : `thaw help: give one command, got ${rest.length} words\nUsage: thaw help <command>`);
+  return 2;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
-    process.exitCode = name ? 0 : 2;
+  const handled = topLevel(name, rest);
+  if (handled !== null) {
+    process.exitCode = handled;
     return;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
-    console.error(`thaw: unknown command "${name}"\n\n${usage()}`);
+    console.error(`thaw: ${unknownCommand(name, COMMANDS)}`);
     process.exitCode = 2;
     return;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(`Usage: thaw ${command.usage}\n\n${command.summary}`);
+    console.log(commandHelp(command));
     process.exitCode = 0;
     return;
   }

@@ -15,6 +15,11 @@ export const cancelCommand: Command = {
   name: 'cancel',
   usage: 'cancel <run-id | pipeline.yaml> [--timeout SECONDS] [--force]',
   summary: 'cancel a pipeline run (running stages checkpoint first) and wait until it has ended',
+  flags: [
+    ['--timeout SECONDS', 'terminate the run when it has not ended this long after the cancellation request (default 120)'],
+    ['--force', 'terminate at once, without waiting for running stages to checkpoint (the last periodic checkpoint is kept)'],
+  ],
+  details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. A run that no workflow worker polls is terminated at once. Either way its checkpoints stay, and `thaw run` on its pipeline starts it again from there. Exit 0 when the run has ended (or had already), 1 when it cannot be found, 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       timeout: { type: 'string', default: '120' },

@@ -79,6 +79,11 @@ export const checkCommand: Command = {
   name: 'check',
   usage: 'check <pipeline.yaml> [--json] [--verbose]',
   summary: 'check a pipeline: schema, regexes, and what every stage restores, initialises, freezes and trains',
+  flags: [
+    ['--json', 'print the report (errors, warnings, per-stage selection) as JSON'],
+    ['--verbose, -v', 'also list every variable of every stage with its fate'],
+  ],
+  details: 'Reads the pipeline and the checkpoints it starts from; trains nothing, starts no server. Exit 0 runnable, 1 not runnable, 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },

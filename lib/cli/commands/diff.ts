@@ -40,6 +40,8 @@ export const diffCommand: Command = {
   name: 'diff',
   usage: 'diff <ckptA> <ckptB> [--json]',
   summary: 'compare two checkpoints per variable (exit 0 only when identical)',
+  flags: [['--json', 'print the per-variable report as JSON']],
+  details: 'Each checkpoint is a prefix (model_dir/models/model.ckpt-100), a models/ folder or a model_dir (then its latest). Exit 0 identical, 1 different or unreadable, 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });
     if (positionals.length !== 2) throw new UsageError('expected two checkpoints (prefix, models/ folder or model_dir)');

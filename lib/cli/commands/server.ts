@@ -7,6 +7,13 @@ export const serverCommand: Command = {
   name: 'server',
   usage: 'server [--db FILE] [--port N] [--ui] [--ui-port N]',
   summary: 'run a local Temporal dev server (persistent SQLite) until Ctrl-C',
+  flags: [
+    ['--db FILE', 'the SQLite file that keeps runs across restarts (default .thaw/temporal.sqlite)'],
+    ['--port N', 'the gRPC port (default 7233)'],
+    ['--ui', 'also serve the Temporal Web UI'],
+    ['--ui-port N', 'the Web UI\'s port (default the gRPC port + 1000)'],
+  ],
+  details: 'Other shells use it with TEMPORAL_ADDRESS=localhost:<port>. Exit 0 after Ctrl-C, 2 usage.',
   async run(args) {
     const { values } = parseCommandArgs(args, {
       db: { type: 'string', default: path.join('.thaw', 'temporal.sqlite') },

@@ -15,6 +15,7 @@ import { UserError } from '../../errors';
 import { findTemporalCli } from '../../server/temporal-cli';
 import { PACKAGE_ROOT } from '../../util/package-root';
 import { parseCommandArgs, type Command } from '../command';
+import { thawManifest } from '../version';
 
 const BINDING = '@tensorflow/tfjs-node';
 
@@ -25,8 +26,7 @@ export function hostProject(packageRoot: string = PACKAGE_ROOT): string {
 }
 
 function bindingVersion(): string {
-  const manifest = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
-  return manifest.peerDependencies?.[BINDING] ?? 'latest';
+  return thawManifest().peerDependencies?.[BINDING] ?? 'latest';
 }
 
 function resolvesFrom(dir: string, pkg: string): boolean {
@@ -67,6 +67,8 @@ export const setupCommand: Command = {
   name: 'setup',
   usage: 'setup [--force]',
   summary: 'install TensorFlow and the Temporal CLI (a cached Python venv) and build the native training binding',
+  flags: [['--force', 'rebuild the native binding even when it already loads']],
+  details: 'Run it in a clone of thaw or in a project that installed thaw; it keeps what is already done. Exit 0 when the Temporal CLI is found and the native backend loads, 1 when not.',
   async run(args) {
     const { values } = parseCommandArgs(args, { force: { type: 'boolean', default: false } });
     const project = hostProject();

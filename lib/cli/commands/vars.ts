@@ -1,6 +1,6 @@
 /** `thaw vars`: the variables of a checkpoint (prefix, models/ folder or model_dir), as a table or as JSON. */
 import { writeFile } from 'node:fs/promises';
-import { dtypeBytes, listVariables, numElements, type VariableInfo } from '../../checkpoint';
+import { dtypeBytes, listVariables, locateCheckpoint, numElements, type VariableInfo } from '../../checkpoint';
 import { CheckpointError } from '../../checkpoint/errors';
 import { compilePattern } from '../../selection/pattern';
 import { formatTable } from '../../util/text-table';
@@ -41,6 +41,12 @@ export const varsCommand: Command = {
   name: 'vars',
   usage: 'vars <ckpt> [--json] [--output FILE] [--match REGEX]',
   summary: 'list the variables of a checkpoint (prefix, models/ folder or model_dir)',
+  flags: [
+    ['--json', 'print TensorFlow\'s listing (name, dtype, shape per variable) as JSON'],
+    ['--output FILE', 'write the listing to FILE instead of printing it'],
+    ['--match REGEX', 'only the variables the regex selects, in the dialect of a stage\'s restore/freeze patterns'],
+  ],
+  details: '<ckpt> is a prefix (model_dir/models/model.ckpt-100, or one of its files), a models/ folder or a model_dir; for a folder, the checkpoint it lists is said first (the state file\'s latest, or else the newest complete one). Exit 0 listed, 1 unreadable, 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
@@ -48,13 +54,17 @@ export const varsCommand: Command = {
       match: { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('expected exactly one checkpoint (prefix, models/ folder or model_dir)');
-    let vars = await listVariables(positionals[0]);
+    const located = await locateCheckpoint(positionals[0]);
+    // Which checkpoint of a folder this is: above the table; on stderr with --json, which stays TensorFlow's listing.
+    const which = located.why ? `checkpoint: ${located.prefix} (${located.why})\n` : '';
+    if (values.json && which) console.error(which.trimEnd());
+    let vars = await listVariables(located.prefix);
     if (values.match !== undefined) {
       const pattern = compilePattern(values.match, { field: '--match' });
       const selected = new Set(pattern.filter(vars.map((v) => v.name)));
       vars = vars.filter((v) => selected.has(v.name));
     }
-    const text = values.json ? variablesJson(vars) : variablesTable(vars);
+    const text = values.json ? variablesJson(vars) : `${which}${variablesTable(vars)}`;
     if (values.output === undefined) {
       console.log(text);
       return 0;

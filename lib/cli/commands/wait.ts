@@ -18,6 +18,11 @@ export const waitCommand: Command = {
   name: 'wait',
   usage: 'wait <run-id | pipeline.yaml> [--json] [--keep-waiting]',
   summary: 'wait for a pipeline run to end (exit 0 when it completed)',
+  flags: [
+    ['--json', 'print the result as JSON instead of the summary table'],
+    ['--keep-waiting', 'wait even while no worker polls the run\'s task queues (by default: say so and exit 1)'],
+  ],
+  details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. Exit 0 when the run completed, 1 when it failed, was cancelled, makes no progress or was not found, 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },

@@ -8,6 +8,13 @@ export const workerCommand: Command = {
   name: 'worker',
   usage: 'worker [--queues cpu,gpu] [--concurrency N | --gpus N] [--shutdown-timeout SECONDS]',
   summary: 'serve thaw task queues (cpu: workflows + preflight, gpu: training) until SIGTERM',
+  flags: [
+    ['--queues cpu,gpu', 'which task queues to serve: cpu (workflows, preflight, loss curve), gpu (training), or both (default)'],
+    ['--concurrency N', 'trainings at once in this process (default 1)'],
+    ['--gpus N', 'N trainings at once, each pinned to its own GPU through CUDA_VISIBLE_DEVICES (instead of --concurrency)'],
+    ['--shutdown-timeout SECONDS', 'on SIGTERM, how long running stages get to write their checkpoint before the worker stops (default 120)'],
+  ],
+  details: 'Serves the cluster that TEMPORAL_ADDRESS (or TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE) names; on one machine `thaw run` needs no separate worker. Exit 0 after SIGTERM or Ctrl-C, 2 usage.',
   async run(args) {
     const { values } = parseCommandArgs(args, {
       queues: { type: 'string', default: 'cpu,gpu' },
