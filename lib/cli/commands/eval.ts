@@ -20,6 +20,14 @@ export const evalCommand: Command = {
   name: 'eval',
   usage: 'eval <segmentations> <labels> [--seg-suffix S] [--label-suffix S] [--num-classes N] [--csv FILE] [--json]',
   summary: 'Dice and Jaccard per class and case: segmentations against label maps (files, folders or globs, paired by case name)',
+  flags: [
+    ['--seg-suffix S', 'what segmentation names end with before .nii[.gz] (default _seg, as thaw infer writes; NiftyNet\'s window_seg_<case>_niftynet_out is read as it is)'],
+    ['--label-suffix S', 'what label map names end with (default _label); case names pair the two'],
+    ['--num-classes N', 'classes, background included (default: the largest class found + 1)'],
+    ['--csv FILE', 'also write one row per case and class (Dice, Jaccard, TP, FP, FN, voxels) to FILE'],
+    ['--json', 'print the report as JSON'],
+  ],
+  details: 'Each of <segmentations> and <labels> is a NIfTI file, a folder of them or a quoted glob. A pair must share grid and affine. Exit 0 evaluated, 1 a file or pair thaw cannot evaluate (named, with the fix), 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       'seg-suffix': { type: 'string' },
