@@ -15,6 +15,11 @@ export const cancelCommand: Command = {
   name: 'cancel',
   usage: 'cancel <run-id | pipeline.yaml> [--timeout SECONDS] [--force]',
   summary: 'cancel a pipeline run (running stages checkpoint first) and wait until it has ended',
+  flags: [
+    ['--timeout SECONDS', 'terminate the run when it has not ended this long after the cancellation request (default 120)'],
+    ['--force', 'terminate the run at once, without letting running stages checkpoint (periodic checkpoints stay)'],
+  ],
+  details: 'A run that no workflow worker polls is terminated at once: nothing can process a cancellation. Its checkpoints stay, and `thaw run <pipeline.yaml>` starts it again from there. Exit 0 when the run has ended (or had), 1 when there is no such run.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       timeout: { type: 'string', default: '120' },
@@ -45,7 +50,7 @@ export const cancelCommand: Command = {
       console.error(`cancelling run ${workflowId}: running stages write a checkpoint at their current iteration...`);
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), timeoutSeconds * 1000);
-      let ended = false;
+      let ended: boolean;
       try {
         await cluster.client.withAbortSignal(abort.signal, () => handle.result()).catch(() => undefined);
         ended = (await handle.describe()).status.name !== 'RUNNING';

@@ -9,6 +9,8 @@ export const statusCommand: Command = {
   name: 'status',
   usage: 'status <run-id | pipeline.yaml> [--json]',
   summary: 'show the state of a pipeline run (stages, iteration, loss, ETA, result)',
+  flags: [['--json', 'print everything known about the run as JSON']],
+  details: 'The run is found from any folder: by its pipeline file, or by its run id (the embedded server of its model_dir, or the cluster of TEMPORAL_ADDRESS). Exit 0 when the run is running or completed, 1 when it failed, was cancelled or does not exist.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });
     if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');

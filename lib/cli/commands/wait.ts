@@ -18,6 +18,11 @@ export const waitCommand: Command = {
   name: 'wait',
   usage: 'wait <run-id | pipeline.yaml> [--json] [--keep-waiting]',
   summary: 'wait for a pipeline run to end (exit 0 when it completed)',
+  flags: [
+    ['--json', 'print the result as JSON instead of the summary table'],
+    ['--keep-waiting', 'when no worker polls the run\'s task queues, say so and keep waiting for one instead of exiting 1'],
+  ],
+  details: 'A run that no worker polls makes no progress: wait then says which queue has no worker and exits 1 (checked every 15 s while it waits). Exit 0 when the run completed, 1 otherwise.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
