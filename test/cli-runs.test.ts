@@ -121,3 +121,33 @@ test('a run no worker polls: status, wait and cancel from another folder say so 
   assert.equal(existsSync(path.join(elsewhere, '.thaw')), false, 'nothing created where the commands ran');
   assert.deepEqual(readdirSync(home), [hash], 'one state folder, the model_dir\'s');
 });
+
+test('thaw run of one pipeline from two folders shares one server and one run; wait, status and list find it from a third', { timeout: 600_000 }, async (t) => {
+  const { dir, home, elsewhere, cli } = isolated('cli-shared');
+  const file = writePipeline(dir, 'shared', `  - {name: only, iterations: 400, save_every_n: 1000}\n`);
+  const here = path.join(dir, 'here');
+  mkdirSync(here);
+  const detached = await cli(['run', path.relative(here, file), '--detach'], here);
+  assert.equal(detached.code, 0, detached.stdout + detached.stderr);
+  const runId = detached.stdout.trim();
+  assert.match(runId, /^thaw-shared-[0-9a-f]{10}$/);
+
+  const [second, waited] = await Promise.all([cli(['run', file]), cli(['wait', path.relative(elsewhere, file)])]);
+  assert.equal(second.code, 0, second.stdout + second.stderr);
+  const how = new RegExp(`run ${runId} (attached to the running run|already completed)`).exec(second.stdout + second.stderr);
+  assert.ok(how, second.stdout + second.stderr);
+  // Attached: while the first runs, on its server; already completed: the first had finished, same database.
+  t.diagnostic(`second thaw run: ${how[1]}; ${/cluster: .*/.exec(second.stdout + second.stderr)?.[0]}`);
+  assert.equal(waited.code, 0, waited.stdout + waited.stderr);
+  assert.match(waited.stdout, /^only\s.*model\.ckpt-400$/m);
+
+  const third = path.join(dir, 'third');
+  mkdirSync(third);
+  const status = await cli(['status', runId, '--json'], third);
+  assert.equal(status.code, 0, status.stderr);
+  assert.equal(JSON.parse(status.stdout).execution, 'COMPLETED');
+  const list = await cli(['list', '--json'], third);
+  assert.deepEqual((JSON.parse(list.stdout) as Array<{ workflowId: string }>).map((r) => r.workflowId), [runId], 'one run');
+  assert.deepEqual(readdirSync(home).length, 1, 'one state folder for the one model_dir');
+  for (const d of [here, elsewhere, third]) assert.equal(existsSync(path.join(d, '.thaw')), false, d);
+});
