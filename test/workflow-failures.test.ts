@@ -10,6 +10,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { writingInto } from '../activities/failures';
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
 import { startDevServer, type DevServer } from '../lib/server/dev-server';
@@ -96,4 +98,22 @@ test('cancel ends a run whose training never started and whose finishing step fa
   }
   assert.equal(execution, 'CANCELLED');
   assert.deepEqual((await attempts(handle)).finishPipeline, [1], 'the finishing step was tried once, not retried');
+});
+
+test('a stage folder with a NUL byte, or that is a file, is a user error of the activity, not a retried one', async () => {
+  const file = path.join(dir, 'a-file');
+  writeFileSync(file, '');
+  for (const [folder, message] of [
+    [path.join(dir, 'nul\0byte'), /nul\0byte cannot be written \(ERR_INVALID_ARG_VALUE\)/],
+    [file, /a-file is a file, not a folder/],
+  ] as const) {
+    await assert.rejects(writingInto(folder, async () => 'never'), (err: unknown) => {
+      const failure = err as ApplicationFailure;
+      assert.ok(failure instanceof ApplicationFailure, String(err));
+      assert.equal(failure.type, 'ModelDirUnusable');
+      assert.equal(failure.nonRetryable, true);
+      assert.match(failure.message, message);
+      return true;
+    });
+  }
 });
