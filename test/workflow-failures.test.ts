@@ -14,26 +14,18 @@ import { ApplicationFailure } from '@temporalio/common';
 import { writingInto } from '../activities/failures';
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
-import { startDevServer, type DevServer } from '../lib/server/dev-server';
 import { statusQuery } from '../workflows/definitions';
 import type { PipelineOptions } from '../workflows/types';
-import { connectClient, inProcessWorkers, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { serverWithWorkers, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
-let server: DevServer;
 let client: Client;
 let closeAll: () => Promise<void>;
 const dir = tempDir('workflow-failures');
 
 before(async () => {
-  server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite') });
-  const c = await connectClient(server);
-  client = c.client;
-  const workers = await inProcessWorkers(server, { concurrency: 2, activities: { progressIntervalMs: 200, onTrainingLog: () => undefined } });
-  closeAll = async () => {
-    await workers.close();
-    await c.close();
-    await server.stop();
-  };
+  const running = await serverWithWorkers(dir);
+  client = running.client;
+  closeAll = running.close;
 });
 
 after(async () => closeAll());
