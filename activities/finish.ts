@@ -6,7 +6,8 @@
 import path from 'node:path';
 import { writeFileAtomic } from '../lib/checkpoint/atomic-files';
 import { lossCurveFile, readLossLog, renderLossCurveSvg, writeLossCurve, type LossSeries } from '../lib/metrics';
-import { translatingUserErrors } from './failures';
+import { UserError } from '../lib/errors';
+import { writingInto } from './failures';
 
 export interface FinishRequest {
   modelDir: string;
@@ -23,7 +24,8 @@ export function makeFinishPipeline(options: FinishOptions = {}) {
   const env = options.env;
   /** Returns the path of the picture. */
   return async function finishPipeline(request: FinishRequest): Promise<string> {
-    return translatingUserErrors(async () => {
+    const file = lossCurveFile(request.modelDir, env);
+    return writingInto(path.dirname(file), () => unwritableAsUserError(file, async () => {
       const order = request.stages.map((s) => s.name);
       const folders = [...new Set(request.stages.map((s) => s.checkpointDir))];
       if (folders.length === 1 && folders[0] === request.modelDir) return writeLossCurve(request.modelDir, order, {}, env);
@@ -34,9 +36,25 @@ export function makeFinishPipeline(options: FinishOptions = {}) {
       }
       series.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
       const svg = renderLossCurveSvg(series, { title: `loss — ${path.basename(request.modelDir)}` });
-      const file = lossCurveFile(request.modelDir, env);
       await writeFileAtomic(file, Buffer.from(svg));
       return file;
-    });
+    }));
   };
+}
+
+/**
+ * The picture is a convenience: a filesystem error writing it (loss.svg is a folder, the disk is full) is not
+ * retried, which could only fail again and hold up the end of the run (or its cancellation).
+ */
+async function unwritableAsUserError(file: string, body: () => Promise<string>): Promise<string> {
+  try {
+    return await body();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (typeof code !== 'string' || err instanceof UserError) throw err;
+    throw new UserError('LossCurveUnwritable', `the loss curve ${file} cannot be written (${(err as Error).message})`, {
+      file,
+      fix: 'remove or rename what is in the way of loss.svg, or free space; the checkpoints are not affected',
+    });
+  }
 }

@@ -14,7 +14,7 @@ import { DevicePool } from '../lib/training/devices';
 import type { StageProgress, StageResult, StageRunRequest } from '../lib/training/types';
 import { progressSignal } from '../workflows/definitions';
 import type { ProgressReport } from '../workflows/types';
-import { translatingUserErrors } from './failures';
+import { writingInto } from './failures';
 
 export type TrainStageRequest = StageRunRequest;
 /** The engine's result, plus which attempt of this activity produced it (retries after a worker died count). */
@@ -51,7 +51,8 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
     const beat = setInterval(() => ctx.heartbeat(reporter.latest), Math.max(250, heartbeatEveryMs(ctx)));
     const device = devices.lease();
     try {
-      const result = await translatingUserErrors(() =>
+      // A stage folder that cannot take checkpoints (it became a file or read-only after preflight) is a user error.
+      const result = await writingInto(request.modelDir, () =>
         runStage(request, {
           onProgress: (p) => reporter.report(p), onLog: options.onTrainingLog, signal: ctx.cancellationSignal,
           env: { ...options.trainingEnv, ...device.env },

@@ -14,7 +14,7 @@ import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap 
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { queryStatus } from '../lib/client/runs';
 import type { Plan } from '../lib/pipeline/plan';
-import type { DevServer } from '../lib/server/dev-server';
+import { startDevServer, type DevServer } from '../lib/server/dev-server';
 import { workflowsPath } from '../plugin';
 import { installTemporalLogLevel, startThawWorkers, type RunningWorkers, type ThawWorkerOptions } from '../worker';
 import type { PipelineResult, PipelineStatus } from '../workflows/types';
@@ -66,6 +66,25 @@ export async function inProcessWorkers(server: DevServer, options: Partial<ThawW
       running.shutdown();
       await running.done;
       await connection.close();
+    },
+  };
+}
+
+/**
+ * A dev server on a SQLite file in `dir`, a client and thaw workers in this process (two trainings at once, progress
+ * every 200 ms, training logs dropped): what the workflow tests share.
+ */
+export async function serverWithWorkers(dir: string): Promise<{ server: DevServer; client: Client; close: () => Promise<void> }> {
+  const server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite') });
+  const c = await connectClient(server);
+  const workers = await inProcessWorkers(server, { concurrency: 2, activities: { progressIntervalMs: 200, onTrainingLog: () => undefined } });
+  return {
+    server,
+    client: c.client,
+    async close() {
+      await workers.close();
+      await c.close();
+      await server.stop();
     },
   };
 }

@@ -10,26 +10,18 @@ import { after, before, test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
-import { startDevServer, type DevServer } from '../lib/server/dev-server';
 import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../workflows/definitions';
 import type { PipelineOptions } from '../workflows/types';
-import { connectClient, inProcessWorkers, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { serverWithWorkers, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
-let server: DevServer;
 let client: Client;
 let closeAll: () => Promise<void>;
 const dir = tempDir('workflow');
 
 before(async () => {
-  server = await startDevServer({ dbFile: path.join(dir, 'temporal.sqlite') });
-  const c = await connectClient(server);
-  client = c.client;
-  const workers = await inProcessWorkers(server, { concurrency: 2, activities: { progressIntervalMs: 200, onTrainingLog: () => undefined } });
-  closeAll = async () => {
-    await workers.close();
-    await c.close();
-    await server.stop();
-  };
+  const running = await serverWithWorkers(dir);
+  client = running.client;
+  closeAll = running.close;
 });
 
 after(async () => closeAll());

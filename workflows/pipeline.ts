@@ -63,7 +63,15 @@ function activitiesFor(input: PipelineInput) {
     // User errors arrive as non-retryable ApplicationFailures; everything else is infrastructure and retried.
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute' },
   });
-  return { cpu, gpu };
+  // The loss curve is a convenience at the end of a run, and of a cancelled one: bounded in time and attempts, so that
+  // it can neither keep a run from ending nor a cancellation from taking effect (no cpu worker, a slow disk).
+  const finish = proxyActivities<ThawActivities>({
+    taskQueue: o.cpuTaskQueue ?? DEFAULT_TASK_QUEUES.cpu,
+    startToCloseTimeout: '1 minute',
+    scheduleToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1s', maximumInterval: '10s', maximumAttempts: 3 },
+  });
+  return { cpu, gpu, finish };
 }
 
 function dirname(file: string): string {
@@ -333,7 +341,7 @@ class PipelineRun {
   /** The loss curve is a convenience: failing to draw it does not fail the pipeline. */
   private async writeLossCurve(): Promise<void> {
     try {
-      this.lossCurve = await this.activities.cpu.finishPipeline({
+      this.lossCurve = await this.activities.finish.finishPipeline({
         modelDir: this.plan.model_dir,
         stages: this.plan.stages.map((s) => ({ name: s.name, checkpointDir: s.checkpoint_dir ?? this.plan.model_dir })),
       });

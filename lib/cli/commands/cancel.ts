@@ -19,7 +19,7 @@ export const cancelCommand: Command = {
     ['--timeout SECONDS', 'terminate the run when it has not ended this long after the cancellation request (default 120)'],
     ['--force', 'terminate at once, without waiting for running stages to checkpoint (the last periodic checkpoint is kept)'],
   ],
-  details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. A run that no workflow worker polls is terminated at once. Either way its checkpoints stay, and `thaw run` on its pipeline starts it again from there. Exit 0 when the run has ended (or had already), 1 when it cannot be found, 2 usage.',
+  details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. A run that no workflow worker polls is terminated at once: nothing can process a cancellation. Either way its checkpoints stay, and `thaw run` on its pipeline starts it again from there. Exit 0 when the run has ended (or had already), 1 when it cannot be found, 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       timeout: { type: 'string', default: '120' },
@@ -50,7 +50,7 @@ export const cancelCommand: Command = {
       console.error(`cancelling run ${workflowId}: running stages write a checkpoint at their current iteration...`);
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(), timeoutSeconds * 1000);
-      let ended = false;
+      let ended: boolean;
       try {
         await cluster.client.withAbortSignal(abort.signal, () => handle.result()).catch(() => undefined);
         ended = (await handle.describe()).status.name !== 'RUNNING';

@@ -13,6 +13,11 @@ import { parseCommandArgs, UsageError, type Command } from '../command';
 
 /** How often a waiting `thaw wait` checks that workers still poll the run's queues. */
 const CHECK_EVERY_MS = 15_000;
+/**
+ * How long queues must stay unpolled before wait says so: workers that are starting (a `thaw run --detach` that just
+ * returned, a worker restarting) have not polled yet. Checked every second meanwhile.
+ */
+const NO_WORKER_GRACE_MS = 20_000;
 
 export const waitCommand: Command = {
   name: 'wait',
@@ -22,7 +27,7 @@ export const waitCommand: Command = {
     ['--json', 'print the result as JSON instead of the summary table'],
     ['--keep-waiting', 'wait even while no worker polls the run\'s task queues (by default: say so and exit 1)'],
   ],
-  details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. Exit 0 when the run completed, 1 when it failed, was cancelled, makes no progress or was not found, 2 usage.',
+  details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. A run that no worker polls makes no progress: when no worker has polled its queues for 20 s, wait says which queue and exits 1 (checked every 15 s while it waits). Exit 0 when the run completed, 1 when it failed, was cancelled, makes no progress or was not found, 2 usage.',
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
@@ -42,24 +47,30 @@ export const waitCommand: Command = {
         .then((result) => (outcome = { result }), (error: unknown) => (outcome = { error }));
       let warned = false;
       try {
+        let unpolledSince: number | null = null;
         while (!outcome) {
+          let delay = CHECK_EVERY_MS;
           if (described.status.name === 'RUNNING') {
             const unpolled = await unpolledQueues(cluster.client.connection, cluster.namespace, queues);
             if (outcome) break;
-            if (unpolled && unpolled.length > 0) {
+            const none = unpolled !== null && unpolled.length > 0;
+            unpolledSince = none ? unpolledSince ?? Date.now() : null;
+            if (none && Date.now() - unpolledSince! < NO_WORKER_GRACE_MS) {
+              delay = 1000;
+            } else if (none) {
               const fix = `start \`thaw run ${memo.source_file || '<pipeline.yaml>'}\` (embedded server) or \`thaw worker\` (cluster)`;
               if (!keepWaiting) {
-                console.error(`thaw wait: run ${workflowId} makes no progress: ${describeUnpolled(unpolled)} on ${where}; ${fix}, or add --keep-waiting to wait for one`);
+                console.error(`thaw wait: run ${workflowId} makes no progress: ${describeUnpolled(unpolled!)} on ${where}; ${fix}, or add --keep-waiting to wait for one`);
                 return 1;
               }
-              if (!warned) console.error(`thaw wait: ${describeUnpolled(unpolled)} on ${where}; waiting for one (${fix})`);
+              if (!warned) console.error(`thaw wait: ${describeUnpolled(unpolled!)} on ${where}; waiting for one (${fix})`);
               warned = true;
             } else if (warned) {
               console.error('thaw wait: a worker polls again; waiting for the run to end');
               warned = false;
             }
           }
-          await Promise.race([ended, sleep(CHECK_EVERY_MS, undefined, { ref: false })]);
+          await Promise.race([ended, sleep(delay, undefined, { ref: false })]);
         }
       } finally {
         stop.abort();

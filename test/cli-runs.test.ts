@@ -1,0 +1,153 @@
+/**
+ * Finding runs from anywhere, and one clear line when there is nothing to find: the thaw CLI in its own processes,
+ * from folders other than the pipeline's, on per-model_dir embedded servers under a temporary state home
+ * (THAW_STATE_HOME; THAW_STATE_DIR unset). A run that no worker polls is made with the library on the model_dir's
+ * own server, which is then stopped, as when its `thaw run` was killed.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { recordModelDir, stateDirFor } from '../lib/client/cluster';
+import { modelDirHash } from '../lib/client/ids';
+import { startPipeline } from '../lib/client/start';
+import { loadPipeline } from '../lib/pipeline/load';
+import { startDevServer } from '../lib/server/dev-server';
+import { connectClient, REPO, tempDir, writePipeline } from './e2e-harness';
+
+interface Cli {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `thaw <args>` through its bin (from sources), in `cwd`: tsx must not need to resolve from there. */
+function thaw(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Cli> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(REPO, 'bin', 'thaw.js'), ...args], { cwd, env: { ...process.env, THAW_FROM_SOURCE: '1', ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** One line of thaw's own (plus an optional `Fix:` line), no stack trace, no SDK noise. */
+function assertOneClearLine(r: Cli, pattern: RegExp): void {
+  const out = r.stdout + r.stderr;
+  assert.match(out, pattern);
+  assert.doesNotMatch(out, /\n\s+at |internal error|Channel has been shut down|WorkflowNotFoundError|\[WARN\]/, out);
+  const lines = out.trim().split('\n').filter((l) => !/^\s+Fix: /.test(l));
+  assert.ok(lines.length <= 2, `at most the message and the usage line:\n${out}`);
+}
+
+function isolated(tag: string) {
+  const dir = tempDir(tag);
+  const home = path.join(dir, 'state');
+  const elsewhere = path.join(dir, 'elsewhere');
+  mkdirSync(elsewhere);
+  // THAW_STATE_DIR would put every pipeline into one folder: these tests are about the per-model_dir ones.
+  const env = { THAW_STATE_HOME: home, THAW_STATE_DIR: '' };
+  const cli = (args: string[], cwd = elsewhere) => thaw(args, env, cwd);
+  return { dir, home, elsewhere, env, cli };
+}
+
+test('a run no worker polls: status, wait and cancel from another folder say so in one line; unknown runs are one line; list creates nothing', { timeout: 600_000 }, async (t) => {
+  const { dir, home, elsewhere, env, cli } = isolated('cli-stranded');
+  const file = writePipeline(path.join(dir), 'stranded', `  - {name: only, iterations: 5}\n`);
+  const plan = await loadPipeline(file);
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  t.after(() => {
+    process.env = saved;
+  });
+  const stateDir = stateDirFor(plan.model_dir);
+  assert.equal(stateDir, path.join(home, modelDirHash(plan.model_dir)));
+  recordModelDir(stateDir, plan.model_dir);
+  const server = await startDevServer({ dbFile: path.join(stateDir, 'temporal.sqlite') });
+  let runId: string;
+  try {
+    const conn = await connectClient(server);
+    try {
+      runId = (await startPipeline(conn.client, plan)).workflowId;
+    } finally {
+      await conn.close();
+    }
+  } finally {
+    await server.stop();
+  }
+
+  for (const ref of [file, runId]) {
+    const status = await cli(['status', ref]);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, new RegExp(`run ${runId}: running`));
+    assert.match(status.stdout, /no worker polls the task queues thaw-cpu and thaw-gpu .*: the run makes no progress until one does/);
+    assert.doesNotMatch(status.stdout + status.stderr, /\n\s+at |Channel has been shut down|no worker answered/);
+  }
+  const wait = await cli(['wait', runId]);
+  assert.equal(wait.code, 1, wait.stdout + wait.stderr);
+  assertOneClearLine(wait, new RegExp(`thaw wait: run ${runId} makes no progress: no worker polls the task queues thaw-cpu and thaw-gpu`));
+
+  const hash = modelDirHash(plan.model_dir);
+  const unknownHere = await cli(['status', `thaw-nope-${hash}`]);
+  assert.equal(unknownHere.code, 1);
+  assertOneClearLine(unknownHere, new RegExp(`thaw status: no run thaw-nope-${hash} on .*local dev server`));
+  const cancelUnknown = await cli(['cancel', `thaw-nope-${hash}`]);
+  assert.equal(cancelUnknown.code, 1);
+  assertOneClearLine(cancelUnknown, new RegExp(`thaw cancel: no run thaw-nope-${hash} on `));
+  const neverRan = await cli(['status', 'thaw-nope-0123456789']);
+  assert.equal(neverRan.code, 1);
+  assertOneClearLine(neverRan, /thaw status: no run thaw-nope-0123456789: the embedded server of its model_dir has never run/);
+  const notAnId = await cli(['status', 'nope']);
+  assert.equal(notAnId.code, 2);
+  assertOneClearLine(notAnId, /thaw status: "nope" is neither a pipeline file nor a thaw run id/);
+  const otherPipeline = writePipeline(elsewhere, 'never', `  - {name: only, iterations: 5}\n`);
+  const statusNever = await cli(['status', otherPipeline]);
+  assert.equal(statusNever.code, 1);
+  assertOneClearLine(statusNever, /thaw status: no run thaw-never-\w+: the embedded server of its model_dir has never run/);
+
+  const list = await cli(['list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`${runId}\\s+running`));
+  const badLimit = await cli(['list', '--limit', 'abc']);
+  assert.equal(badLimit.code, 2);
+  assertOneClearLine(badLimit, /thaw list: --limit takes a whole number >= 1 \(runs\), got "abc"/);
+
+  const cancel = await cli(['cancel', file]);
+  assert.equal(cancel.code, 0, cancel.stdout + cancel.stderr);
+  assert.match(cancel.stdout, new RegExp(`run ${runId} terminated \\(no worker polls the task queue thaw-cpu.*so none can process a cancellation\\)`));
+  const after = await cli(['status', runId, '--json']);
+  assert.equal(JSON.parse(after.stdout).execution, 'TERMINATED');
+
+  assert.equal(existsSync(path.join(elsewhere, '.thaw')), false, 'nothing created where the commands ran');
+  assert.deepEqual(readdirSync(home), [hash], 'one state folder, the model_dir\'s');
+});
+
+test('thaw run of one pipeline from two folders shares one server and one run; wait, status and list find it from a third', { timeout: 600_000 }, async (t) => {
+  const { dir, home, elsewhere, cli } = isolated('cli-shared');
+  const file = writePipeline(dir, 'shared', `  - {name: only, iterations: 400, save_every_n: 1000}\n`);
+  const here = path.join(dir, 'here');
+  mkdirSync(here);
+  const detached = await cli(['run', path.relative(here, file), '--detach'], here);
+  assert.equal(detached.code, 0, detached.stdout + detached.stderr);
+  const runId = detached.stdout.trim();
+  assert.match(runId, /^thaw-shared-[0-9a-f]{10}$/);
+
+  const [second, waited] = await Promise.all([cli(['run', file]), cli(['wait', path.relative(elsewhere, file)])]);
+  assert.equal(second.code, 0, second.stdout + second.stderr);
+  const how = new RegExp(`run ${runId} (attached to the running run|already completed)`).exec(second.stdout + second.stderr);
+  assert.ok(how, second.stdout + second.stderr);
+  // Attached: while the first runs, on its server; already completed: the first had finished, same database.
+  t.diagnostic(`second thaw run: ${how[1]}; ${/cluster: .*/.exec(second.stdout + second.stderr)?.[0]}`);
+  assert.equal(waited.code, 0, waited.stdout + waited.stderr);
+  assert.match(waited.stdout, /^only\s.*model\.ckpt-400$/m);
+
+  const third = path.join(dir, 'third');
+  mkdirSync(third);
+  const status = await cli(['status', runId, '--json'], third);
+  assert.equal(status.code, 0, status.stderr);
+  assert.equal(JSON.parse(status.stdout).execution, 'COMPLETED');
+  const list = await cli(['list', '--json'], third);
+  assert.deepEqual((JSON.parse(list.stdout) as Array<{ workflowId: string }>).map((r) => r.workflowId), [runId], 'one run');
+  assert.deepEqual(readdirSync(home).length, 1, 'one state folder for the one model_dir');
+  for (const d of [here, elsewhere, third]) assert.equal(existsSync(path.join(d, '.thaw')), false, d);
+});
