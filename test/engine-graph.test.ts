@@ -21,6 +21,9 @@ import { GraphBuilder } from '../lib/training/engine/graph/graph';
 import { graphSegmentationLoss } from '../lib/training/engine/graph/graph-losses';
 import { loadTfC, newTensor, readFloat32 } from '../lib/training/engine/graph/tf-c';
 import { LOSS_TYPES, segmentationLoss } from '../lib/training/engine/losses';
+import { GraphStep } from '../lib/training/engine/graph/graph-step';
+import { buildStageGraph } from '../lib/training/stage-setup';
+import { makeDataSource } from '../lib/data';
 import { trainStage } from '../lib/training/trainer';
 import type { StageResult } from '../lib/training/types';
 import { relativeMaxDiff, testStream } from './helpers/niftynet';
@@ -102,6 +105,28 @@ for (const c of AGREEMENT_CASES) {
     console.log(`# ${c.what}: ${a.size} variables, worst relative difference ${worst.toExponential(2)}`);
   });
 }
+
+test('graph engine: frozen variables get no gradient ops; trained ones get exactly theirs', () => {
+  // ToyNet: conv_input (frozen here) feeds conv_output (trained). conv_output needs its filter gradient only: nothing
+  // upstream trains, so no input gradient either, and no op at all differentiates the frozen layer.
+  const req = stageRequest({ modelDir: tempDir('no-grad'), end: 1, freeze: /ToyNet\/conv_input_bn_relu\//, ...graphOnly });
+  const data = makeDataSource(req.data, { seed: req.seed, baseDir: process.cwd() });
+  const step = new GraphStep(loadTfC(), buildStageGraph(req, data), {
+    batchShape: data.batch(0, 2).shape, seed: req.seed, settings: req.settings, xla: false, intraOpThreads: 0, interOpThreads: 0,
+  });
+  try {
+    const ops = step.ops();
+    const gradientOps = ops.filter((o) => o.name.startsWith('gradients/'));
+    assert.ok(gradientOps.length > 0);
+    assert.deepEqual(gradientOps.filter((o) => o.name.includes('conv_input')).map((o) => o.name), [], 'no gradient op for the frozen layer');
+    assert.deepEqual(ops.filter((o) => o.type.startsWith('Conv2DBackprop')).map((o) => [o.type, o.name]),
+      [['Conv2DBackpropFilter', 'gradients/ToyNet/conv_output_bn/conv_/Conv2DBackpropFilter']]);
+    const applied = ops.filter((o) => o.type === 'ResourceApplyAdam').map((o) => o.name.replace(/^ApplyGradients\/|\/ResourceApplyAdam$/g, '')).sort();
+    assert.deepEqual(applied, req.selection.trained.slice().sort(), 'one optimiser update per trained variable, none for frozen ones');
+  } finally {
+    step.dispose();
+  }
+});
 
 test('graph engine: a stage stopped, or killed with SIGKILL, and resumed ends bit-identical to an uninterrupted one', async () => {
   const spec = { ...graphOnly, settings: { ...graphOnly.settings, save_every_n: 3 } };

@@ -109,14 +109,6 @@ export class GraphStep {
 
   private applyGradients(loss: Sym, names: string[], targets: Sym[], grads: Map<number, Sym>, s: TrainingSettings): Ptr[] {
     const g = this.g;
-    const h = (name: string) => {
-      const handle = this.handles.get(name);
-      if (!handle) throw new Error(`optimiser state ${name} is missing from the stage's variables`);
-      return handle;
-    };
-    const F = { T: { type: 'float32' as const }, use_locking: { bool: false } };
-    // After the loss: every read of the step has happened before any variable changes.
-    const control = [loss.op];
     const applies: Ptr[] = [];
     const lr = g.scalar(s.lr);
     const b1p = s.optimizer === 'adam' ? this.readVar(BETA1_POWER) : null;
@@ -124,27 +116,36 @@ export class GraphStep {
     names.forEach((name, i) => {
       const grad = grads.get(targets[i].id);
       if (!grad) return; // the loss does not depend on it: no update, as TF1's optimisers skip None gradients
-      g.scope = `ApplyGradients/${name}`;
-      switch (s.optimizer) {
-        case 'adam':
-          applies.push(g.opNoOutputs('ResourceApplyAdam', [h(name), h(`${name}/Adam`), h(`${name}/Adam_1`), b1p!, b2p!, lr,
-            g.scalar(s.beta1), g.scalar(s.beta2), g.scalar(s.epsilon), grad], { ...F, use_nesterov: { bool: false } }, { control }));
-          break;
-        case 'momentum':
-          applies.push(g.opNoOutputs('ResourceApplyMomentum', [h(name), h(`${name}/Momentum`), lr, grad, g.scalar(s.momentum)],
-            { ...F, use_nesterov: { bool: false } }, { control }));
-          break;
-        case 'sgd':
-          applies.push(g.opNoOutputs('ResourceApplyGradientDescent', [h(name), lr, grad], F, { control }));
-          break;
-      }
+      g.inScope(`ApplyGradients/${name}`, () => applies.push(this.applyOne(name, grad, loss, { lr, b1p, b2p }, s)));
     });
-    g.scope = 'ApplyGradients';
     if (s.optimizer === 'adam') {
       applies.push(this.assign(BETA1_POWER, g.mul(b1p!, g.scalar(s.beta1)), applies.slice()));
       applies.push(this.assign(BETA2_POWER, g.mul(b2p!, g.scalar(s.beta2)), applies.slice(0, -1)));
     }
     return applies;
+  }
+
+  /** The optimiser kernel updating variable `name` (and its slots) by `grad`, after the loss. */
+  private applyOne(name: string, grad: Sym, loss: Sym, { lr, b1p, b2p }: { lr: Sym; b1p: Sym | null; b2p: Sym | null }, s: TrainingSettings): Ptr {
+    const g = this.g;
+    const h = (n: string) => {
+      const handle = this.handles.get(n);
+      if (!handle) throw new Error(`optimiser state ${n} is missing from the stage's variables`);
+      return handle;
+    };
+    const F = { T: { type: 'float32' as const }, use_locking: { bool: false } };
+    // After the loss: every read of the step has happened before any variable changes.
+    const control = [loss.op];
+    switch (s.optimizer) {
+      case 'adam':
+        return g.opNoOutputs('ResourceApplyAdam', [h(name), h(`${name}/Adam`), h(`${name}/Adam_1`), b1p!, b2p!, lr,
+          g.scalar(s.beta1), g.scalar(s.beta2), g.scalar(s.epsilon), grad], { ...F, use_nesterov: { bool: false } }, { control });
+      case 'momentum':
+        return g.opNoOutputs('ResourceApplyMomentum', [h(name), h(`${name}/Momentum`), lr, grad, g.scalar(s.momentum)],
+          { ...F, use_nesterov: { bool: false } }, { control });
+      case 'sgd':
+        return g.opNoOutputs('ResourceApplyGradientDescent', [h(name), lr, grad], F, { control });
+    }
   }
 
   private readVar(name: string): Sym {
@@ -288,6 +289,11 @@ export class GraphStep {
           }
         });
     });
+  }
+
+  /** The graph's ops (name, type) as built: forward, gradients (under `gradients/<layer>`), updates. */
+  ops(): readonly { name: string; type: string }[] {
+    return this.g.ops();
   }
 
   /** Every variable's current value (for a checkpoint). */

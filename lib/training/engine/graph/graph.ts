@@ -74,7 +74,8 @@ export class GraphBuilder {
   /** Off while emitting gradients and updates: those ops are not differentiated again. */
   private recording = true;
   private nextId = 0;
-  private count = 0;
+  /** Every op added, by name: what the graph holds, for stats and for tests that check what was (not) emitted. */
+  private readonly emitted: { name: string; type: string }[] = [];
   private readonly names = new Map<string, number>();
   private readonly constants = new Map<string, Sym>();
 
@@ -128,12 +129,18 @@ export class GraphBuilder {
   }
 
   opCount(): number {
-    return this.count;
+    return this.emitted.length;
+  }
+
+  /** The ops added so far (name and type), in order. */
+  ops(): readonly { name: string; type: string }[] {
+    return this.emitted;
   }
 
   private add_(type: string, inputs: (Sym | Sym[])[], attrs: Record<string, Attr>, opts: OpOptions): { oper: Ptr; outputs: Sym[] } {
     const c = this.c;
-    const desc = c.TF_NewOperation(this.graph, type, opts.name ?? this.uniqueName(type));
+    const name = opts.name ?? this.uniqueName(type);
+    const desc = c.TF_NewOperation(this.graph, type, name);
     const flat: Sym[] = [];
     for (const input of inputs) {
       if (Array.isArray(input)) {
@@ -148,7 +155,7 @@ export class GraphBuilder {
     for (const [name, a] of Object.entries(attrs)) this.setAttr(desc, name, a);
     const oper = c.TF_FinishOperation(desc, this.status.ptr);
     this.status.check(`${type} in ${this.scope || 'the graph'}`);
-    this.count++;
+    this.emitted.push({ name, type });
     const needs = this.recording && flat.some((s) => s.requiresGrad);
     const differentiable = !NON_DIFFERENTIABLE.has(type);
     if (needs && differentiable && !(type in this.rules)) throw new UndifferentiableOpError(type, this.scope);

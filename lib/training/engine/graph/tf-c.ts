@@ -115,6 +115,18 @@ function mappedLibtensorflow(): string | null {
 
 let loaded: TfC | null = null;
 
+const RTLD_NOW = 0x2;
+const RTLD_NODELETE = 0x1000;
+
+/**
+ * dlopen(file, RTLD_NODELETE) once: koffi dlcloses what it loaded when the process exits, and libtensorflow cannot be
+ * unloaded (its static destructors then crash the exit with SIGSEGV). Pinned, the library stays mapped to the end.
+ */
+function pinLibrary(koffi: any, file: string): void {
+  const dlopen = koffi.load('libc.so.6').func('void* dlopen(const char*, int)') as Fn;
+  if (!dlopen(file, RTLD_NOW | RTLD_NODELETE)) throw new Error(`could not load ${file}`);
+}
+
 /** Loads libtensorflow and binds the C API (once per process). Throws with what was searched when absent. */
 export function loadTfC(env: NodeJS.ProcessEnv = process.env): TfC {
   if (loaded) return loaded;
@@ -125,8 +137,11 @@ export function loadTfC(env: NodeJS.ProcessEnv = process.env): TfC {
     const { dir, searched } = findTensorFlowPackage(env);
     if (!dir) throw new Error(`no libtensorflow_cc.so.2 in ${searched.join(', ')} (run \`npx thaw setup\`, or set THAW_TF_PACKAGE_DIR)`);
     // The framework library first: libtensorflow_cc.so.2 needs it and finds it by soname only through its own rpath.
-    koffi.load(path.join(dir, 'libtensorflow_framework.so.2'));
     libraryPath = path.join(dir, 'libtensorflow_cc.so.2');
+    for (const file of [path.join(dir, 'libtensorflow_framework.so.2'), libraryPath]) {
+      pinLibrary(koffi, file);
+      koffi.load(file);
+    }
   }
   const lib = koffi.load(libraryPath);
   for (const name of ['TF_Status', 'TF_Graph', 'TF_Operation', 'TF_OperationDescription', 'TF_Tensor', 'TF_Session',
