@@ -34,6 +34,12 @@ before(async () => {
 
 after(async () => closeAll());
 
+/**
+ * Stages that a test pauses or cancels mid-way train on larger images (~10 ms a step on the graph engine, 2 cores),
+ * so that they are still running when the request arrives; the harness' 16² toynet finishes in under a second.
+ */
+const SLOW = 'data: {spatial_size: [128, 128]}';
+
 async function start(file: string, options?: PipelineOptions): Promise<PipelineHandle> {
   return (await startPipeline(client, await loadPipeline(file), { options })).handle;
 }
@@ -97,7 +103,7 @@ test('a pipeline that preflight refuses fails fast with the message and trains n
 });
 
 test('pause checkpoints the running stage where it is; resume continues from there and nothing is trained twice', async () => {
-  const file = writePipeline(dir, 'pausing', `  - {name: long, iterations: 250, save_every_n: 1000}\n  - {name: next, iterations: 3}\n`);
+  const file = writePipeline(dir, 'pausing', `  - {name: long, iterations: 250, save_every_n: 1000, ${SLOW}}\n  - {name: next, iterations: 3}\n`);
   const handle = await start(file);
   await waitForStatus(handle, (s) => (s.stages[0].iteration ?? 0) >= 5);
   const paused = await handle.executeUpdate(pauseUpdate);
@@ -120,7 +126,7 @@ test('pause checkpoints the running stage where it is; resume continues from the
 });
 
 test('a stage that has not started can change lr or vars_to_freeze; preflight refuses a bad change; started stages cannot change', async () => {
-  const file = writePipeline(dir, 'editing', `  - {name: first, iterations: 400, save_every_n: 1000}\n  - {name: second, iterations: 4}\n`);
+  const file = writePipeline(dir, 'editing', `  - {name: first, iterations: 400, save_every_n: 1000, ${SLOW}}\n  - {name: second, iterations: 4}\n`);
   const handle = await start(file);
   await waitForStatus(handle, (s) => s.stages[0].state === 'running');
 
@@ -159,7 +165,7 @@ test('continue-as-new carries completed stages and the result still lists them a
 });
 
 test('a cancelled run checkpoints its running stage; starting the pipeline again resumes it instead of starting over', async () => {
-  const file = writePipeline(dir, 'restarted', `  - {name: only, iterations: 200, save_every_n: 1000}\n`);
+  const file = writePipeline(dir, 'restarted', `  - {name: only, iterations: 200, save_every_n: 1000, ${SLOW}}\n`);
   const plan = await loadPipeline(file);
   const first = await startPipeline(client, plan);
   await waitForStatus(first.handle, (s) => (s.stages[0].iteration ?? 0) >= 5);
