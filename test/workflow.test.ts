@@ -13,7 +13,7 @@ import { loadPipeline } from '../lib/pipeline/load';
 import { startDevServer, type DevServer } from '../lib/server/dev-server';
 import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../workflows/definitions';
 import type { PipelineOptions } from '../workflows/types';
-import { connectClient, inProcessWorkers, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { connectClient, inProcessWorkers, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 let server: DevServer;
 let client: Client;
@@ -33,12 +33,6 @@ before(async () => {
 });
 
 after(async () => closeAll());
-
-/**
- * Stages that a test pauses or cancels mid-way train on larger images (~10 ms a step on the graph engine, 2 cores),
- * so that they are still running when the request arrives; the harness' 16² toynet finishes in under a second.
- */
-const SLOW = 'data: {spatial_size: [128, 128]}';
 
 async function start(file: string, options?: PipelineOptions): Promise<PipelineHandle> {
   return (await startPipeline(client, await loadPipeline(file), { options })).handle;
