@@ -43,7 +43,7 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
     const reporter = new ProgressReporter(ctx, interval);
     const log = options.onTrainingLog ?? ((line: string) => process.stderr.write(`${line}\n`));
     const runId = ctx.info.workflowExecution?.workflowId ?? `activity-${ctx.info.activityId}`;
-    const lock = await translatingUserErrors(async () => {
+    const lock = await writingInto(request.modelDir, async () => {
       await storageFor(request.modelDir).ensureDir(request.modelDir);
       return lockModelDir(request.modelDir, { runId, stage: request.stage }, { onWarning: log });
     });

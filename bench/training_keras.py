@@ -3,13 +3,16 @@ layer for layer — same widths, kernels, strides, padding, biases, batch norm i
 (epsilon 1e-5, decay 0.9), dilation by space_to_batch, TF1 bilinear resizing — with NiftyNet's DicePlusXEnt loss and
 Adam, timed per training step as a tf.function graph and eagerly.
 
-Usage: training_keras.py [--count] CONFIGS.json
-  → prints JSON [{name, graph_ms, eager_ms, trainable_vars, trainable_size, trainable_shapes, output_size}] (median
-    step time after warm-up); with --count only the model's variables and output size, nothing timed.
-CONFIG: {name, network: highres3dnet|unet_2d|dense_vnet|toynet, params, spatial: [...], batch, steps, warmup}
+Usage: training_keras.py [--count] [--mode graph|eager|jit] CONFIGS.json
+  → prints JSON [{name, graph_ms, eager_ms, jit_ms, peak_rss_mb, trainable_vars, trainable_size, trainable_shapes,
+    output_size}] (median step time after warm-up) for the modes run (all three unless --mode names one: then
+    peak_rss_mb, the process' peak resident memory, is that mode's); with --count only the model's variables and
+    output size, nothing timed. graph = tf.function, jit = tf.function(jit_compile=True) (XLA), eager = op by op.
+CONFIG: {name, network: highres3dnet|unet_2d|dense_vnet|unet|toynet, params, spatial: [...], batch, steps, warmup}
 Left out: DenseVNet's random affine augmentation (thaw runs that config with augmentation_scale 0 too).
 """
 import json
+import resource
 import sys
 import time
 
@@ -157,12 +160,37 @@ def dense_vnet(x, p):
     return linear_resize(out, list(x.shape[1:-1]))
 
 
+def unet(x, p):
+    """NiftyNet's UNet3D: down blocks of two conv-bn-relu + 2×2×2 max pooling, up blocks ending in a 2×2×2
+    deconv-bn, skips concatenated first, a final block ending in a 1×1×1 conv-bn-relu, 44 voxels cropped a side."""
+    f = p.get("n_features", [32, 64, 128, 256, 512])
+
+    def block(t, func, features, kernels=(3, 3)):
+        for feat, k in zip(features, kernels):
+            t = conv_layer(t, feat, k, acti=True)
+        branch = t
+        if func == "down":
+            t = L.MaxPool3D(2, 2, "same")(t)
+        elif func == "up":
+            t = deconv_layer(t, features[-1], 2, 2)
+        return t, branch
+
+    l1, b1 = block(x, "down", [f[0], f[1]])
+    l2, b2 = block(l1, "down", [f[1], f[2]])
+    l3, b3 = block(l2, "down", [f[2], f[3]])
+    l4, _ = block(l3, "up", [f[3], f[4]])
+    r3, _ = block(L.Concatenate()([b3, l4]), "up", [f[3], f[3]])
+    r2, _ = block(L.Concatenate()([b2, r3]), "up", [f[2], f[2]])
+    _, r1 = block(L.Concatenate()([b1, r2]), "none", [f[1], f[1], p.get("num_classes", 2)], [3, 3, 1])
+    return lam(lambda t: t[:, 44:-44, 44:-44, 44:-44, :], r1)
+
+
 def toynet(x, p):
     x = conv_layer(x, p.get("hidden_features", 10), 3, acti=True)
     return conv_layer(x, p.get("num_classes", 2), 1)
 
 
-NETWORKS = {"highres3dnet": highres3dnet, "unet_2d": unet_2d, "dense_vnet": dense_vnet, "toynet": toynet}
+NETWORKS = {"highres3dnet": highres3dnet, "unet_2d": unet_2d, "dense_vnet": dense_vnet, "unet": unet, "toynet": toynet}
 
 
 def dice_plus_xent(labels, logits):
@@ -191,7 +219,7 @@ def counts(model):
             "trainable_shapes": sorted(shapes), "output_size": [int(d) for d in model.output.shape[1:-1]]}
 
 
-def bench(cfg):
+def bench(cfg, modes):
     model = build(cfg)
     opt = tf.keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
     rng = np.random.default_rng(0)
@@ -205,10 +233,11 @@ def bench(cfg):
         opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
         return loss
 
-    graph_step = tf.function(step)
+    runs = {"graph": ("graph_ms", tf.function(step), cfg["steps"]), "jit": ("jit_ms", tf.function(step, jit_compile=True), cfg["steps"]),
+            # Eager is op by op like thaw's tfjs engine, and slow: fewer steps suffice for its median.
+            "eager": ("eager_ms", step, min(cfg["steps"], 3))}
     result = {"name": cfg["name"], **counts(model)}
-    # Eager is op by op like thaw's engine, and slow: fewer steps suffice for its median.
-    for label, fn, steps in (("graph_ms", graph_step, cfg["steps"]), ("eager_ms", step, min(cfg["steps"], 3))):
+    for label, fn, steps in (runs[m] for m in modes):
         times = []
         for i in range(cfg["warmup"] + steps):
             t0 = time.perf_counter()
@@ -216,14 +245,16 @@ def bench(cfg):
             if i >= cfg["warmup"]:
                 times.append((time.perf_counter() - t0) * 1000)
         result[label] = float(np.median(times))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 
 
 if __name__ == "__main__":
-    count_only = sys.argv[1] == "--count"
+    count_only = "--count" in sys.argv
+    modes = [sys.argv[sys.argv.index("--mode") + 1]] if "--mode" in sys.argv else ["graph", "eager", "jit"]
     with open(sys.argv[-1]) as f:
         configs = json.load(f)
     if count_only:
         print(json.dumps([{"name": c["name"], **counts(build(c))} for c in configs]))
     else:
-        print(json.dumps([bench(c) for c in configs]))
+        print(json.dumps([bench(c, modes) for c in configs]))

@@ -44,6 +44,13 @@ ${stagesYaml}`,
   return file;
 }
 
+/**
+ * Stage data for stages that a test interrupts mid-way (pause, cancel, SIGTERM, SIGKILL, Ctrl-C): 128² images, ~10 ms
+ * a step on the graph engine on 2 cores, so that the stage is still running when the signal arrives (the 16² toynet
+ * above trains hundreds of steps a second there).
+ */
+export const SLOW_STAGE_DATA = 'data: {spatial_size: [128, 128]}';
+
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Bundling the workflow code takes seconds: once per test process. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {

@@ -12,7 +12,7 @@ import { listIterations } from '../lib/checkpoint';
 import { loadPipeline } from '../lib/pipeline/load';
 import { setEnv, useMotoServer } from './helpers/s3';
 import { startTestServer } from './helpers/temporal';
-import { assertBitIdenticalAfterTakeover, killWorkerAndTakeOver, runCli, tempDir, writePipeline } from './e2e-harness';
+import { assertBitIdenticalAfterTakeover, killWorkerAndTakeOver, runCli, SLOW_STAGE_DATA as SLOW, tempDir, writePipeline } from './e2e-harness';
 
 const BUCKET = 'thaw-e2e';
 
@@ -31,7 +31,7 @@ test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fr
   setEnv(t, { THAW_CACHE_DIR: firstCache, THAW_LOCAL_RUNS_DIR: path.join(dir, 'local-runs') }); // spawned workers inherit these
 
   const server = await startTestServer(t);
-  const stages = `  - {name: first, iterations: 200, save_every_n: 15}\n  - {name: second, iterations: 10, data: {task: B}}\n`;
+  const stages = `  - {name: first, iterations: 200, save_every_n: 15, ${SLOW}}\n  - {name: second, iterations: 10, data: {task: B}}\n`;
   const killed = await loadPipeline(writeS3Pipeline(dir, 'killed', `s3://${BUCKET}/killed`, stages));
   const reference = await loadPipeline(writeS3Pipeline(dir, 'reference', `s3://${BUCKET}/reference`, stages));
   const [result, refResult] = await killWorkerAndTakeOver(t, server, {

@@ -19,7 +19,7 @@ import { startDevServer } from '../lib/server/dev-server';
 import { freePort } from '../lib/server/free-port';
 import { runPython } from './helpers/python';
 import { startTestServer } from './helpers/temporal';
-import { assertBitIdenticalAfterTakeover, connectClient, inProcessWorkers, killGroup, killWorkerAndTakeOver, REPO, runCli, spawnWorker, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { assertBitIdenticalAfterTakeover, connectClient, SLOW_STAGE_DATA as SLOW, inProcessWorkers, killGroup, killWorkerAndTakeOver, REPO, runCli, spawnWorker, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 function losses(modelDir: string, stage: string): Array<{ iteration: number; loss: number }> {
   return readFileSync(path.join(modelDir, 'logs', `${stage}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -27,7 +27,7 @@ function losses(modelDir: string, stage: string): Array<{ iteration: number; los
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-test('thaw run on the demo pipeline: every stage checkpointed, TensorFlow lists them, task-B loss falls; running again attaches', async () => {
+test('thaw run on the demo pipeline: trains on the graph engine by default, every stage checkpointed, TensorFlow lists them, task-B loss falls; running again attaches', async () => {
   const dir = tempDir('e2e-demo');
   const file = path.join(dir, 'demo.yaml');
   // The demo exactly as shipped, except where its checkpoints go.
@@ -53,6 +53,7 @@ test('thaw run on the demo pipeline: every stage checkpointed, TensorFlow lists 
     assert.ok(names.includes('HighRes3DNet/conv_2_bn/conv_/w') && names.includes('ApplyGradients/beta1_power'), `${prefix}: ${names.join(' ')}`);
   }
   assert.equal(tf.latest[path.join(modelDir, 'models')], prefixes[3]);
+  for (const prefix of prefixes) assert.equal((JSON.parse(readFileSync(`${prefix}.thaw.json`, 'utf8')) as { engine: string }).engine, 'graph', prefix);
 
   const firstB = mean(losses(modelDir, 'head').slice(0, 10).map((e) => e.loss));
   const lastB = mean(losses(modelDir, 'all').slice(-10).map((e) => e.loss));
@@ -87,7 +88,7 @@ test('a refused pipeline fails fast through the CLI with the message, and no tra
 test('SIGKILL of a worker mid-stage: another worker resumes, the result is bit-identical to an uninterrupted run', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir('e2e-kill');
-  const stages = `  - {name: first, iterations: 300, save_every_n: 15}\n  - {name: second, iterations: 20, data: {task: B}}\n`;
+  const stages = `  - {name: first, iterations: 300, save_every_n: 15, ${SLOW}}\n  - {name: second, iterations: 20, data: {task: B}}\n`;
   const killed = await loadPipeline(writePipeline(dir, 'killed', stages));
   const reference = await loadPipeline(writePipeline(dir, 'reference', stages));
   const [result, refResult] = await killWorkerAndTakeOver(t, server, { killed, reference, killAtIteration: 30 });
@@ -97,7 +98,7 @@ test('SIGKILL of a worker mid-stage: another worker resumes, the result is bit-i
 test('SIGTERM to a worker mid-stage: a checkpoint at that iteration, and after resume no iteration is trained twice', async (t) => {
   const server = await startTestServer(t);
   const dir = tempDir('e2e-term');
-  const plan = await loadPipeline(writePipeline(dir, 'preempted', `  - {name: only, iterations: 400, save_every_n: 1000}\n`));
+  const plan = await loadPipeline(writePipeline(dir, 'preempted', `  - {name: only, iterations: 400, save_every_n: 1000, ${SLOW}}\n`));
   const { client, close } = await connectClient(server);
   const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
   t.after(async () => {
@@ -130,7 +131,7 @@ test('the dev server killed and restarted on the same SQLite file mid-pipeline: 
   const port = await freePort();
   let server = await startDevServer({ dbFile, port });
   t.after(() => server.stop());
-  const plan = await loadPipeline(writePipeline(dir, 'outage', `  - {name: a, iterations: 300, save_every_n: 10}\n  - {name: b, iterations: 20}\n`));
+  const plan = await loadPipeline(writePipeline(dir, 'outage', `  - {name: a, iterations: 300, save_every_n: 10, ${SLOW}}\n  - {name: b, iterations: 20}\n`));
   const workers = await inProcessWorkers(server);
   t.after(() => workers.close());
   let conn = await connectClient(server);
@@ -149,7 +150,7 @@ test('the dev server killed and restarted on the same SQLite file mid-pipeline: 
 
 test('Ctrl-C in thaw run checkpoints and detaches; running it again resumes; --detach and thaw wait', async () => {
   const dir = tempDir('e2e-ctrlc');
-  const file = writePipeline(dir, 'interrupted', `  - {name: only, iterations: 400, save_every_n: 1000}\n`);
+  const file = writePipeline(dir, 'interrupted', `  - {name: only, iterations: 400, save_every_n: 1000, ${SLOW}}\n`);
   const env = { ...process.env, THAW_STATE_DIR: path.join(dir, '.thaw') };
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'lib/cli/main.ts'), 'run', file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

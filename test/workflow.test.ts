@@ -12,7 +12,7 @@ import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
 import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../workflows/definitions';
 import type { PipelineOptions } from '../workflows/types';
-import { serverWithWorkers, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { serverWithWorkers, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 let client: Client;
 let closeAll: () => Promise<void>;
@@ -89,7 +89,7 @@ test('a pipeline that preflight refuses fails fast with the message and trains n
 });
 
 test('pause checkpoints the running stage where it is; resume continues from there and nothing is trained twice', async () => {
-  const file = writePipeline(dir, 'pausing', `  - {name: long, iterations: 250, save_every_n: 1000}\n  - {name: next, iterations: 3}\n`);
+  const file = writePipeline(dir, 'pausing', `  - {name: long, iterations: 250, save_every_n: 1000, ${SLOW}}\n  - {name: next, iterations: 3}\n`);
   const handle = await start(file);
   await waitForStatus(handle, (s) => (s.stages[0].iteration ?? 0) >= 5);
   const paused = await handle.executeUpdate(pauseUpdate);
@@ -112,7 +112,7 @@ test('pause checkpoints the running stage where it is; resume continues from the
 });
 
 test('a stage that has not started can change lr or vars_to_freeze; preflight refuses a bad change; started stages cannot change', async () => {
-  const file = writePipeline(dir, 'editing', `  - {name: first, iterations: 400, save_every_n: 1000}\n  - {name: second, iterations: 4}\n`);
+  const file = writePipeline(dir, 'editing', `  - {name: first, iterations: 400, save_every_n: 1000, ${SLOW}}\n  - {name: second, iterations: 4}\n`);
   const handle = await start(file);
   await waitForStatus(handle, (s) => s.stages[0].state === 'running');
 
@@ -151,7 +151,7 @@ test('continue-as-new carries completed stages and the result still lists them a
 });
 
 test('a cancelled run checkpoints its running stage; starting the pipeline again resumes it instead of starting over', async () => {
-  const file = writePipeline(dir, 'restarted', `  - {name: only, iterations: 200, save_every_n: 1000}\n`);
+  const file = writePipeline(dir, 'restarted', `  - {name: only, iterations: 200, save_every_n: 1000, ${SLOW}}\n`);
   const plan = await loadPipeline(file);
   const first = await startPipeline(client, plan);
   await waitForStatus(first.handle, (s) => (s.stages[0].iteration ?? 0) >= 5);

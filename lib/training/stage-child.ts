@@ -6,7 +6,7 @@
  * SIGTERM/SIGINT count as stop: the loop checkpoints at the current iteration and the result says stopped.
  */
 import { isUserError } from '../errors';
-import { trainStage } from './engine/tfjs-trainer';
+import { trainStage } from './trainer';
 import type { ChildMessage, ParentMessage } from './stage-protocol';
 
 let stopRequested = false;

@@ -49,6 +49,8 @@ export interface StageResult {
   finalLoss: number | null;
   checkpoint: string;
   backend: string;
+  /** The training engine that ran (graph or tfjs); absent for checkpoints written before engines had names. */
+  engine?: string;
   trainSeconds: number;
   stopped: boolean;
   resumedFrom: number | null;
@@ -68,6 +70,8 @@ export interface StageSidecar {
   pipelineHash: string;
   network: NetworkConfig;
   backend: string;
+  /** The training engine that wrote this checkpoint (graph or tfjs). */
+  engine?: string;
   /** Loss of the step that reached `iteration` (null for a checkpoint written before any step). */
   loss: number | null;
 }

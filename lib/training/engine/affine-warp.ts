@@ -109,13 +109,13 @@ function samplingPlan(transforms: Float32Array, batch: number, size: number[]) {
   return { dims, voxels, strides, floorIdx, ceilIdx, w0, w1 };
 }
 
-/** Resamples x [B, ...size, C] at the plan's positions: NiftyNet's _pyramid_combination of the 2^d knots. */
-function resample(tf: Tf, x: Tensor, transforms: Float32Array): Tensor {
-  const [batch, ...rest] = x.shape;
-  const size = rest.slice(0, -1);
-  const channels = rest[rest.length - 1];
+/**
+ * The gather indices of the 2^d knots (into x flattened to [B·voxels, C], the last axis' bit fastest) and the
+ * per-axis weights w0, w1 of NiftyNet's linear resampling at T·p: the engine-neutral half of a warp, which any
+ * engine combines as _pyramid_combination does (resample below; the graph engine feeds them per step).
+ */
+export function warpGather(transforms: Float32Array, batch: number, size: number[]) {
   const plan = samplingPlan(transforms, batch, size);
-  const flat = x.reshape([batch * plan.voxels, channels]);
   const knots = Array.from({ length: 2 ** plan.dims }, (_, id) => {
     const index = new Int32Array(batch * plan.voxels);
     for (let k = 0; k < index.length; k++) {
@@ -126,18 +126,36 @@ function resample(tf: Tf, x: Tensor, transforms: Float32Array): Tensor {
       }
       index[k] = offset;
     }
-    return tf.gather(flat, tf.tensor1d(index, 'int32'));
+    return index;
   });
-  const weights = (w: Float32Array[]) => w.map((a) => tf.tensor2d(a, [a.length, 1]));
-  const w0 = weights(plan.w0);
-  const w1 = weights(plan.w1);
-  const combine = (samples: Tensor[], axes: number): Tensor => {
-    if (axes === 1) return samples[0].mul(w1[0]).add(samples[1].mul(w0[0]));
-    const f0 = combine(samples.filter((_, i) => i % 2 === 0), axes - 1);
-    const f1 = combine(samples.filter((_, i) => i % 2 === 1), axes - 1);
-    return f0.mul(w1[axes - 1]).add(f1.mul(w0[axes - 1]));
+  return { dims: plan.dims, voxels: plan.voxels, knots, w0: plan.w0, w1: plan.w1 };
+}
+
+/**
+ * NiftyNet's _pyramid_combination over the knots' samples (each [B·voxels, C]) with weights w0, w1 per axis (each
+ * [B·voxels, 1]), in any engine: f0·w1 + f1·w0 along the last axis first.
+ */
+export function pyramidCombination<T>(samples: T[], w0: T[], w1: T[], ops: { mul(a: T, b: T): T; add(a: T, b: T): T }): T {
+  const combine = (s: T[], axes: number): T => {
+    if (axes === 1) return ops.add(ops.mul(s[0], w1[0]), ops.mul(s[1], w0[0]));
+    const f0 = combine(s.filter((_, i) => i % 2 === 0), axes - 1);
+    const f1 = combine(s.filter((_, i) => i % 2 === 1), axes - 1);
+    return ops.add(ops.mul(f0, w1[axes - 1]), ops.mul(f1, w0[axes - 1]));
   };
-  return combine(knots, plan.dims).reshape(x.shape);
+  return combine(samples, w0.length);
+}
+
+/** Resamples x [B, ...size, C] at the plan's positions: NiftyNet's _pyramid_combination of the 2^d knots. */
+function resample(tf: Tf, x: Tensor, transforms: Float32Array): Tensor {
+  const [batch, ...rest] = x.shape;
+  const size = rest.slice(0, -1);
+  const channels = rest[rest.length - 1];
+  const plan = warpGather(transforms, batch, size);
+  const flat = x.reshape([batch * plan.voxels, channels]);
+  const knots = plan.knots.map((index) => tf.gather(flat, tf.tensor1d(index, 'int32')));
+  const weights = (w: Float32Array[]) => w.map((a) => tf.tensor2d(a, [a.length, 1]));
+  return pyramidCombination(knots, weights(plan.w0), weights(plan.w1), { mul: (a, b) => a.mul(b), add: (a, b) => a.add(b) })
+    .reshape(x.shape);
 }
 
 /** The warped input and the inverse warp (for the network's output, at any spatial size). */
