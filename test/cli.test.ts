@@ -171,3 +171,16 @@ describe('thaw vars <folder> says which checkpoint it listed', () => {
     assert.match((await firstLine(checkpointPrefix(modelDir, 2))).line, /^name\s+dtype/);
   });
 });
+
+describe('thaw worker', () => {
+  it('without TEMPORAL_ADDRESS or a profile says what to set, in one message with its fix, and exits 1', async () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_')));
+    const failed = await exec(process.execPath, [path.join(REPO_ROOT, 'bin', 'thaw.js'), 'worker'], { cwd: os.tmpdir(), env }).then(
+      () => assert.fail('thaw worker started without a server'),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /^thaw worker: no Temporal server to connect to: TEMPORAL_ADDRESS \(or TEMPORAL_PROFILE\) is not set\n {2}Fix: start `thaw server` and set TEMPORAL_ADDRESS/);
+    assert.doesNotMatch(failed.stderr, /internal error|\n\s+at /);
+  });
+});

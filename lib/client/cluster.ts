@@ -121,7 +121,12 @@ export function runLogFile(stateDir: string, workflowId: string): string {
 export async function openCluster(options: OpenClusterOptions = {}): Promise<ThawCluster> {
   const external = clusterFromEnv();
   if (external) return connected(external.connectionOptions, external.namespace, external.description, 'external');
-  if (!options.stateDir) throw new Error('openCluster: the embedded server needs a state folder (stateDirFor(model_dir))');
+  // Without a model_dir there is no embedded server to start or share (`thaw worker` on its own): say what to set.
+  if (!options.stateDir) {
+    throw new UserError('NoClusterConfigured', 'no Temporal server to connect to: TEMPORAL_ADDRESS (or TEMPORAL_PROFILE) is not set', {
+      fix: 'start `thaw server` and set TEMPORAL_ADDRESS to the address it prints (or name an envconfig profile with TEMPORAL_PROFILE); on one machine `thaw run` needs no separate worker',
+    });
+  }
 
   const stateDir = path.resolve(options.stateDir);
   const inspect = options.purpose === 'inspect';
