@@ -9,6 +9,7 @@ import { UserError } from '../errors';
 import { openMetricsLog } from '../metrics';
 import { loadBackend, requestedBackend } from './backend';
 import { graphOptions, requestedEngine, type StepEngine } from './engine/engine';
+import { createGraphEngine, graphEngineUnavailable, UndifferentiableOpError } from './engine/graph';
 import { createTfjsEngine } from './engine/tfjs-trainer';
 import { buildStageGraph, findResumePoint, loadStartValues, stageWriter, type StageGraph } from './stage-setup';
 import type { StageProgress, StageResult, StageRunRequest, StageSidecar } from './types';
@@ -36,7 +37,6 @@ async function openEngine(req: StageRunRequest, graph: StageGraph, data: DataSou
   const want = requestedEngine(req.settings.engine);
   const backendRequest = requestedBackend(req.backend);
   if (want !== 'tfjs') {
-    const { createGraphEngine, graphEngineUnavailable, UndifferentiableOpError } = await import('./engine/graph');
     let reason = backendRequest === 'cpu' ? 'backend cpu (pure-JS TensorFlow.js) was asked for' : graphEngineUnavailable();
     if (!reason) {
       try {
