@@ -7,17 +7,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { queryStatus } from '../lib/client/runs';
+import { loadPipeline } from '../lib/pipeline/load';
 import type { Plan } from '../lib/pipeline/plan';
 import { startDevServer, type DevServer } from '../lib/server/dev-server';
 import { workflowsPath } from '../plugin';
 import { installTemporalLogLevel, startThawWorkers, type RunningWorkers, type ThawWorkerOptions } from '../worker';
-import type { PipelineResult, PipelineStatus } from '../workflows/types';
+import type { PipelineOptions, PipelineResult, PipelineStatus } from '../workflows/types';
 
 export const REPO = path.resolve(__dirname, '..');
 installTemporalLogLevel('WARN');
@@ -92,6 +93,28 @@ export async function serverWithWorkers(dir: string): Promise<{ server: DevServe
       await workers.close();
       await c.close();
       await server.stop();
+    },
+  };
+}
+
+/**
+ * The server with workers a workflow test file shares: started before its first test, stopped after its last.
+ * `start` starts a pipeline file on it; `client()` is its client once started.
+ */
+export function serverForTestFile(dir: string) {
+  let running: Awaited<ReturnType<typeof serverWithWorkers>> | undefined;
+  before(async () => {
+    running = await serverWithWorkers(dir);
+  });
+  after(async () => running?.close());
+  const client = (): Client => {
+    if (!running) throw new Error('the server starts in before()');
+    return running.client;
+  };
+  return {
+    client,
+    async start(file: string, options?: PipelineOptions): Promise<PipelineHandle> {
+      return (await startPipeline(client(), await loadPipeline(file), { options })).handle;
     },
   };
 }

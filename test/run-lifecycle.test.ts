@@ -107,25 +107,25 @@ async function waitUntilTraining(file: string, stateDir: string, run: RunningTha
 
 const LONG_STAGE = `  - {name: only, iterations: 1000000, save_every_n: 100000}\n`;
 
-test('SIGKILL of thaw run: its dev server (and the server\'s supervisor) die with it', { timeout: 300_000 }, async (t) => {
-  const dir = tempDir('life-kill');
-  const file = writePipeline(dir, 'killed', LONG_STAGE);
+/** `thaw run` of a long one-stage pipeline in a fresh folder, once it trains: the run and its server's processes. */
+async function trainingThawRun(t: TestContext, tag: string, name: string) {
+  const dir = tempDir(tag);
+  const file = writePipeline(dir, name, LONG_STAGE);
   const stateDir = path.join(dir, '.thaw');
   const run = startThawRun(t, file, { THAW_STATE_DIR: stateDir });
   await waitUntilTraining(file, stateDir, run);
-  const pids = serverProcesses(stateDir);
+  return { dir, file, stateDir, run, pids: serverProcesses(stateDir) };
+}
+
+test('SIGKILL of thaw run: its dev server (and the server\'s supervisor) die with it', { timeout: 300_000 }, async (t) => {
+  const { run, pids } = await trainingThawRun(t, 'life-kill', 'killed');
   run.child.kill('SIGKILL');
   await run.exited;
   for (const pid of pids) await waitUntilGone(pid, 'the dev server of a SIGKILLed thaw run');
 });
 
 test('Ctrl-C twice: thaw run quits at once with its own lines and takes its dev server with it', { timeout: 300_000 }, async (t) => {
-  const dir = tempDir('life-twice');
-  const file = writePipeline(dir, 'twice', LONG_STAGE);
-  const stateDir = path.join(dir, '.thaw');
-  const run = startThawRun(t, file, { THAW_STATE_DIR: stateDir });
-  await waitUntilTraining(file, stateDir, run);
-  const pids = serverProcesses(stateDir);
+  const { run, pids } = await trainingThawRun(t, 'life-twice', 'twice');
   run.child.kill('SIGINT');
   const deadline = Date.now() + DEADLINE_MS;
   while (!/Ctrl-C again to quit at once/.test(run.output())) {
@@ -140,12 +140,7 @@ test('Ctrl-C twice: thaw run quits at once with its own lines and takes its dev 
 });
 
 test('Ctrl-C once: the running stage checkpoints, thaw exits with its own lines only, no SDK noise', { timeout: 300_000 }, async (t) => {
-  const dir = tempDir('life-ctrlc');
-  const file = writePipeline(dir, 'stopped', LONG_STAGE);
-  const stateDir = path.join(dir, '.thaw');
-  const run = startThawRun(t, file, { THAW_STATE_DIR: stateDir });
-  await waitUntilTraining(file, stateDir, run);
-  const pids = serverProcesses(stateDir);
+  const { stateDir, run, pids } = await trainingThawRun(t, 'life-ctrlc', 'stopped');
   run.child.kill('SIGINT');
   const code = await exitWithin(run, 'after Ctrl-C');
   assert.equal(code, 130, run.output());

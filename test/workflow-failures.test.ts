@@ -7,32 +7,17 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { writingInto } from '../activities/failures';
-import { startPipeline, type PipelineHandle } from '../lib/client/start';
-import { loadPipeline } from '../lib/pipeline/load';
+import type { PipelineHandle } from '../lib/client/start';
 import { statusQuery } from '../workflows/definitions';
-import type { PipelineOptions } from '../workflows/types';
-import { serverWithWorkers, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { serverForTestFile, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
-let client: Client;
-let closeAll: () => Promise<void>;
 const dir = tempDir('workflow-failures');
-
-before(async () => {
-  const running = await serverWithWorkers(dir);
-  client = running.client;
-  closeAll = running.close;
-});
-
-after(async () => closeAll());
-
-async function start(file: string, options?: PipelineOptions): Promise<PipelineHandle> {
-  return (await startPipeline(client, await loadPipeline(file), { options })).handle;
-}
+const { start } = serverForTestFile(dir);
 
 /** Attempts the server recorded for each activity type (ActivityTaskStarted events carry the attempt number). */
 async function attempts(handle: PipelineHandle): Promise<Record<string, number[]>> {

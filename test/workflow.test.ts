@@ -6,29 +6,15 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { test } from 'node:test';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
 import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../workflows/definitions';
-import type { PipelineOptions } from '../workflows/types';
-import { serverWithWorkers, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { serverForTestFile, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
-let client: Client;
-let closeAll: () => Promise<void>;
 const dir = tempDir('workflow');
-
-before(async () => {
-  const running = await serverWithWorkers(dir);
-  client = running.client;
-  closeAll = running.close;
-});
-
-after(async () => closeAll());
-
-async function start(file: string, options?: PipelineOptions): Promise<PipelineHandle> {
-  return (await startPipeline(client, await loadPipeline(file), { options })).handle;
-}
+const { client, start } = serverForTestFile(dir);
 
 async function saveHistory(handle: PipelineHandle, name: string): Promise<void> {
   if (!process.env.THAW_SAVE_HISTORIES) return;
@@ -153,11 +139,11 @@ test('continue-as-new carries completed stages and the result still lists them a
 test('a cancelled run checkpoints its running stage; starting the pipeline again resumes it instead of starting over', async () => {
   const file = writePipeline(dir, 'restarted', `  - {name: only, iterations: 200, save_every_n: 1000, ${SLOW}}\n`);
   const plan = await loadPipeline(file);
-  const first = await startPipeline(client, plan);
+  const first = await startPipeline(client(), plan);
   await waitForStatus(first.handle, (s) => (s.stages[0].iteration ?? 0) >= 5);
   await first.handle.cancel();
   await assert.rejects(first.handle.result(), /cancelled/i);
-  const again = await startPipeline(client, plan);
+  const again = await startPipeline(client(), plan);
   assert.equal(again.attached, false);
   assert.equal(again.previousRun, 'CANCELLED');
   assert.equal(again.workflowId, first.workflowId);
@@ -165,7 +151,7 @@ test('a cancelled run checkpoints its running stage; starting the pipeline again
   const resumedFrom = result.stages[0].resumedFrom;
   assert.ok(resumedFrom !== null && resumedFrom >= 5 && resumedFrom < 200, `resumed from ${resumedFrom}`);
   assert.deepEqual(lossLog(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: 200 }, (_, i) => i));
-  const attached = await startPipeline(client, plan);
+  const attached = await startPipeline(client(), plan);
   assert.equal(attached.completedBefore, true);
 });
 
