@@ -3,7 +3,7 @@
  * toynet from the network registry, after a stage that trained only its output layer, so only its Adam slots exist).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +13,7 @@ import { getNetwork } from '../lib/training/networks';
 import { optimizerVariables } from '../lib/training/optimizers/slot-names';
 import type { PreflightReport } from '../lib/selection/preflight';
 import { runCli, runInProcess, type CliResult } from './helpers/cli';
+import { REPO_ROOT } from './helpers/python';
 
 const ITERATION = 40;
 const PARAMS = { dims: 2, hidden_features: 4 };
@@ -170,5 +171,18 @@ describe('thaw check', () => {
     assert.equal(results.usage.code, 2);
     assert.match(results.usage.stderr, /Unknown option '--colour'.*\nUsage: thaw check <pipeline.yaml> \[--json\] \[--verbose\]/);
     await assert.rejects(runInProcess(checkCommand, []), /expected exactly one pipeline YAML file/);
+  });
+});
+
+describe('shipped pipelines', () => {
+  it('every pipelines/*.yaml (found from the folder) is runnable per thaw check', async () => {
+    const folder = path.join(REPO_ROOT, 'pipelines');
+    const files = (await readdir(folder)).filter((f) => f.endsWith('.yaml')).sort();
+    assert.ok(files.length >= 4, `pipelines: ${files.join(', ')}`);
+    for (const name of files) {
+      const { code, printed } = await runInProcess(checkCommand, [path.join(folder, name)]);
+      assert.equal(code, 0, `${name}:\n${printed}`);
+      assert.match(printed, new RegExp(`${name}: runnable \\(\\d+ stages?, 0 warnings\\)`));
+    }
   });
 });

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
+import { isUserError } from '../lib/errors';
 import {
   checkStorage, joinLocation, dirnameOf, basenameOf, relativeTo, resolveIn, ReadCache, S3Storage, storageFor, StorageError,
   type Storage,
@@ -156,7 +157,12 @@ test('S3 storage against a moto server', async (t) => {
       await sink.write(randomBytes(5 << 20)); // first part goes up
       s3.pause();
       await sink.write(randomBytes(5 << 20)); // second part: the server no longer answers
-    }));
+    }), (err: Error) => {
+      // Infrastructure trouble, not the user's: a plain error (retried), naming the object and the timeout.
+      assert.ok(!isUserError(err), err.message);
+      assert.match(err.message, new RegExp(`^${file}: S3 endpoint .*exceeded the configured 1500 ms requestTimeout`));
+      return true;
+    });
     s3.resume();
     assert.equal(await storage.stat(file), null);
   });
