@@ -165,8 +165,6 @@ function parseHeader(file: string, bytes: Buffer): NiftiHeader {
       sclSlope: f32(112),
       sclInter: f32(116),
       space: {
-        qfac: f32(76),
-        pixdimAll: [1, 2, 3, 4, 5, 6, 7].map((i) => f32(76 + 4 * i)),
         qformCode: view.getInt16(252, le),
         sformCode: view.getInt16(254, le),
         quatern: [f32(256), f32(260), f32(264)],
@@ -205,8 +203,6 @@ function parseHeader(file: string, bytes: Buffer): NiftiHeader {
     sclSlope: f64(176),
     sclInter: f64(184),
     space: {
-      qfac: f64(104),
-      pixdimAll: [1, 2, 3, 4, 5, 6, 7].map((i) => f64(104 + 8 * i)),
       qformCode: view.getInt32(344, le),
       sformCode: view.getInt32(348, le),
       quatern: [f64(352), f64(360), f64(368)],
@@ -247,7 +243,8 @@ interface RawHeader {
   voxOffset: number;
   sclSlope: number;
   sclInter: number;
-  space: NiftiSpace;
+  /** The space fields but pixdim's, which come from pixdimAt. */
+  space: Omit<NiftiSpace, 'qfac' | 'pixdimAll'>;
 }
 
 function finishHeader(file: string, raw: RawHeader): NiftiHeader {
@@ -277,7 +274,7 @@ function finishHeader(file: string, raw: RawHeader): NiftiHeader {
     voxOffset: Math.floor(raw.voxOffset),
     sclSlope: raw.sclSlope,
     sclInter: raw.sclInter,
-    space: raw.space,
+    space: { qfac: raw.pixdimAt(0), pixdimAll: [1, 2, 3, 4, 5, 6, 7].map(raw.pixdimAt), ...raw.space },
   };
 }
 
