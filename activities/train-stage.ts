@@ -43,33 +43,31 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
     const reporter = new ProgressReporter(ctx, interval);
     const log = options.onTrainingLog ?? ((line: string) => process.stderr.write(`${line}\n`));
     const runId = ctx.info.workflowExecution?.workflowId ?? `activity-${ctx.info.activityId}`;
-    const lock = await writingInto(request.modelDir, async () => {
+    // A stage folder that cannot take the lock or checkpoints (it became a file or read-only after preflight) is a
+    // user error: checked once before anything is written, and again when a write fails.
+    return writingInto(request.modelDir, async () => {
       await storageFor(request.modelDir).ensureDir(request.modelDir);
-      return lockModelDir(request.modelDir, { runId, stage: request.stage }, { onWarning: log });
-    });
-    // Heartbeat on a timer too: a long step or a checkpoint write must not look like a dead worker.
-    const beat = setInterval(() => ctx.heartbeat(reporter.latest), Math.max(250, heartbeatEveryMs(ctx)));
-    const device = devices.lease();
-    try {
-      // A stage folder that cannot take checkpoints (it became a file or read-only after preflight) is a user error.
-      const result = await writingInto(request.modelDir, () =>
-        runStage(request, {
+      const lock = await lockModelDir(request.modelDir, { runId, stage: request.stage }, { onWarning: log });
+      // Heartbeat on a timer too: a long step or a checkpoint write must not look like a dead worker.
+      const beat = setInterval(() => ctx.heartbeat(reporter.latest), Math.max(250, heartbeatEveryMs(ctx)));
+      const device = devices.lease();
+      try {
+        const result = await runStage(request, {
           onProgress: (p) => reporter.report(p), onLog: options.onTrainingLog, signal: ctx.cancellationSignal,
           env: { ...options.trainingEnv, ...device.env },
-        }),
-      );
-      if (result.stopped) {
+        });
         await reporter.flush(finalProgress(result));
-        const why = ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason.message : 'cancelled';
-        throw new CancelledFailure(`stage ${result.stage} stopped at iteration ${result.reachedIteration} (${why}); checkpoint ${result.checkpoint}`);
+        if (result.stopped) {
+          const why = ctx.cancellationSignal.reason instanceof Error ? ctx.cancellationSignal.reason.message : 'cancelled';
+          throw new CancelledFailure(`stage ${result.stage} stopped at iteration ${result.reachedIteration} (${why}); checkpoint ${result.checkpoint}`);
+        }
+        return { ...result, attempt: ctx.info.attempt };
+      } finally {
+        device.release();
+        clearInterval(beat);
+        await lock.release().catch((err: Error) => log(`thaw: could not release the training lock ${lock.file}: ${err.message}`));
       }
-      await reporter.flush(finalProgress(result));
-      return { ...result, attempt: ctx.info.attempt };
-    } finally {
-      device.release();
-      clearInterval(beat);
-      await lock.release().catch((err: Error) => log(`thaw: could not release the training lock ${lock.file}: ${err.message}`));
-    }
+    });
   };
 }
 
