@@ -39,7 +39,11 @@ function startThawRun(t: TestContext, file: string, env: NodeJS.ProcessEnv, extr
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => {
+    // -1 alone would hide which signal ended it (SIGINT unhandled, or a crash): the output says.
+    if (signal) output += `\n[thaw run ended by ${signal}]\n`;
+    resolve(code ?? (signal ? -1 : null));
+  }));
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
