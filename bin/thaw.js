@@ -7,8 +7,8 @@ const fs = require('node:fs');
 
 const built = path.join(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
 if (fs.existsSync(built) && !process.env.THAW_FROM_SOURCE) {
-  require(built).main(process.argv.slice(2));
+  require(built).runAsProgram(process.argv.slice(2));
 } else {
   require('tsx/cjs');
-  require(path.join(__dirname, '..', 'lib', 'cli', 'main.ts')).main(process.argv.slice(2));
+  require(path.join(__dirname, '..', 'lib', 'cli', 'main.ts')).runAsProgram(process.argv.slice(2));
 }

@@ -5,39 +5,32 @@
  * own server, which is then stopped, as when its `thaw run` was killed.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { recordModelDir, stateDirFor } from '../lib/client/cluster';
 import { modelDirHash } from '../lib/client/ids';
 import { startPipeline } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
 import { startDevServer } from '../lib/server/dev-server';
-import { connectClient, REPO, tempDir, writePipeline } from './e2e-harness';
-
-interface Cli {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `thaw <args>` through its bin (from sources), in `cwd`: tsx must not need to resolve from there. */
-function thaw(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<Cli> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(REPO, 'bin', 'thaw.js'), ...args], { cwd, env: { ...process.env, THAW_FROM_SOURCE: '1', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { connectClient, tempDir, writePipeline } from './e2e-harness';
+import { killOnExit, runCli, spawnThaw, type CliResult } from './helpers/cli';
 
 /** One line of thaw's own (plus an optional `Fix:` line), no stack trace, no SDK noise. */
-function assertOneClearLine(r: Cli, pattern: RegExp): void {
+function assertOneClearLine(r: CliResult, pattern: RegExp): void {
   const out = r.stdout + r.stderr;
   assert.match(out, pattern);
   assert.doesNotMatch(out, /\n\s+at |internal error|Channel has been shut down|WorkflowNotFoundError|\[WARN\]/, out);
   const lines = out.trim().split('\n').filter((l) => !/^\s+Fix: /.test(l));
   assert.ok(lines.length <= 2, `at most the message and the usage line:\n${out}`);
+}
+
+/** The pid of the background thaw that `thaw run --detach` started (it says `Running in the background (process N`). */
+function backgroundPid(detached: CliResult): number {
+  const pid = /Running in the background \(process (\d+)/.exec(detached.stderr)?.[1];
+  assert.ok(pid, detached.stderr);
+  return Number(pid);
 }
 
 function isolated(tag: string) {
@@ -47,7 +40,7 @@ function isolated(tag: string) {
   mkdirSync(elsewhere);
   // THAW_STATE_DIR would put every pipeline into one folder: these tests are about the per-model_dir ones.
   const env = { THAW_STATE_HOME: home, THAW_STATE_DIR: '' };
-  const cli = (args: string[], cwd = elsewhere) => thaw(args, env, cwd);
+  const cli = (args: string[], cwd = elsewhere) => runCli(args, env, cwd);
   return { dir, home, elsewhere, env, cli };
 }
 
@@ -131,6 +124,7 @@ test('thaw run of one pipeline from two folders shares one server and one run; w
   assert.equal(detached.code, 0, detached.stdout + detached.stderr);
   const runId = detached.stdout.trim();
   assert.match(runId, /^thaw-shared-[0-9a-f]{10}$/);
+  killOnExit(backgroundPid(detached));
 
   const [second, waited] = await Promise.all([cli(['run', file]), cli(['wait', path.relative(elsewhere, file)])]);
   assert.equal(second.code, 0, second.stdout + second.stderr);
@@ -150,4 +144,37 @@ test('thaw run of one pipeline from two folders shares one server and one run; w
   assert.deepEqual((JSON.parse(list.stdout) as Array<{ workflowId: string }>).map((r) => r.workflowId), [runId], 'one run');
   assert.deepEqual(readdirSync(home).length, 1, 'one state folder for the one model_dir');
   for (const d of [here, elsewhere, third]) assert.equal(existsSync(path.join(d, '.thaw')), false, d);
+});
+
+test('a second thaw run takes the server over when the thaw that ran it stops, and the run ends as it would have', { timeout: 600_000 }, async () => {
+  const { dir, elsewhere, env, cli } = isolated('cli-takeover');
+  // 128² images: a few seconds of training, so the second thaw is attached while the first still trains.
+  const file = writePipeline(dir, 'takeover', `  - {name: only, iterations: 1500, save_every_n: 500, data: {spatial_size: [128, 128]}}\n`);
+  const detached = await cli(['run', file, '--detach']);
+  assert.equal(detached.code, 0, detached.stdout + detached.stderr);
+  const runId = detached.stdout.trim();
+  const owner = backgroundPid(detached);
+  killOnExit(owner);
+
+  const second = spawnThaw(['run', file], { cwd: elsewhere, env });
+  let output = '';
+  second.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  second.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => second.once('exit', resolve));
+  const deadline = Date.now() + 120_000;
+  while (!/attached to the running run/.test(output)) {
+    assert.ok(Date.now() < deadline && second.exitCode === null, `the second thaw run did not attach:\n${output}`);
+    await sleep(200);
+  }
+  // As a user stopping the first thaw: SIGTERM (Ctrl-C would do the same): it checkpoints, stops its server and exits.
+  process.kill(owner, 'SIGTERM');
+  assert.equal(await exited, 0, output);
+  assert.match(output, /this one runs it now \(same address\), and the run carries on/);
+  assert.match(output, /Pipeline takeover completed/);
+  assert.match(output, /^only\s+0→1500\s.*model\.ckpt-1500$/m);
+  assert.doesNotMatch(output, /UNAVAILABLE|\n\s+at /);
+
+  const status = await cli(['status', runId, '--json']);
+  assert.equal(status.code, 0, status.stderr);
+  assert.equal(JSON.parse(status.stdout).execution, 'COMPLETED');
 });

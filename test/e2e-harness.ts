@@ -3,7 +3,7 @@
  * per process, thaw workers in this process or as separate `thaw worker` processes, and polling a run's status.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import { startDevServer, type DevServer } from '../lib/server/dev-server';
 import { workflowsPath } from '../plugin';
 import { installTemporalLogLevel, startThawWorkers, type RunningWorkers, type ThawWorkerOptions } from '../worker';
 import type { PipelineOptions, PipelineResult, PipelineStatus } from '../workflows/types';
+import { runCli, spawnThaw } from './helpers/cli';
 
 export const REPO = path.resolve(__dirname, '..');
 installTemporalLogLevel('WARN');
@@ -124,12 +125,7 @@ export function serverForTestFile(dir: string) {
  * training child (as when a machine dies). Resolves once the worker polls.
  */
 export async function spawnWorker(server: DevServer, args: string[] = ['--queues', 'gpu']): Promise<ChildProcess & { output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'lib/cli/main.ts'), 'worker', ...args], {
-    cwd: REPO,
-    env: { ...process.env, TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = spawnThaw(['worker', ...args], { env: { TEMPORAL_ADDRESS: server.address, TEMPORAL_NAMESPACE: server.namespace }, detached: true });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -161,21 +157,7 @@ export async function waitForStatus(handle: PipelineHandle, ok: (s: PipelineStat
   throw new Error(`status condition not reached in ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
 }
 
-/** Runs the thaw CLI from sources; resolves with its exit code and output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'lib/cli/main.ts'), ...args], {
-      cwd,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+export { runCli };
 
 export interface TakeoverScenario {
   /** The run whose gpu worker is SIGKILLed mid-stage, and a twin that no one interrupts. */

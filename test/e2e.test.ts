@@ -5,7 +5,6 @@
  * pipeline failing fast.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +19,7 @@ import { freePort } from '../lib/server/free-port';
 import { runPython } from './helpers/python';
 import { startTestServer } from './helpers/temporal';
 import { assertBitIdenticalAfterTakeover, connectClient, SLOW_STAGE_DATA as SLOW, inProcessWorkers, killGroup, killWorkerAndTakeOver, REPO, runCli, spawnWorker, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { spawnThaw } from './helpers/cli';
 
 function losses(modelDir: string, stage: string): Array<{ iteration: number; loss: number }> {
   return readFileSync(path.join(modelDir, 'logs', `${stage}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -152,10 +152,10 @@ test('Ctrl-C in thaw run checkpoints and detaches; running it again resumes; --d
   const dir = tempDir('e2e-ctrlc');
   const file = writePipeline(dir, 'interrupted', `  - {name: only, iterations: 400, save_every_n: 1000, ${SLOW}}\n`);
   const env = { ...process.env, THAW_STATE_DIR: path.join(dir, '.thaw') };
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'lib/cli/main.ts'), 'run', file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnThaw(['run', file], { env });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const cluster = await (async () => {
     for (;;) {

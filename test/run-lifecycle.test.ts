@@ -5,7 +5,7 @@
  * real dev servers, real files; every wait is a poll with a generous deadline.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -14,7 +14,8 @@ import { readSharedCluster } from '../lib/client/cluster';
 import { workflowIdFor } from '../lib/client/ids';
 import { handleOf } from '../lib/client/runs';
 import { loadPipeline } from '../lib/pipeline/load';
-import { REPO, runCli, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { runCli, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { spawnThaw } from './helpers/cli';
 
 /** Generous: the machine running the tests may be loaded; nothing here should take more than a few seconds. */
 const DEADLINE_MS = 90_000;
@@ -33,9 +34,7 @@ interface RunningThaw {
 }
 
 function startThawRun(t: TestContext, file: string, env: NodeJS.ProcessEnv, extra: string[] = []): RunningThaw {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'lib/cli/main.ts'), 'run', file, ...extra], {
-    cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnThaw(['run', file, ...extra], { env });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

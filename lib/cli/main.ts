@@ -109,6 +109,22 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/** After a command has ended, how long the process may take to exit on its own before it is made to. */
+const EXIT_GRACE_MS = 10_000;
+
+/**
+ * `thaw` as a program (bin/thaw.js): main, then exit. A command has closed what it opened once it returns, so the
+ * process normally ends at once; should a handle linger (a connection to a server that went away), say so and exit
+ * rather than hang the shell or the script that ran thaw.
+ */
+export async function runAsProgram(argv: string[]): Promise<void> {
+  await main(argv);
+  setTimeout(() => {
+    process.stderr.write(`thaw: the command ended but the process was still busy ${EXIT_GRACE_MS / 1000} s later; exiting\n`);
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
+}
+
 if (require.main === module) {
-  void main(process.argv.slice(2));
+  void runAsProgram(process.argv.slice(2));
 }

@@ -9,15 +9,16 @@
  * history). When another thaw process already runs the folder's server we share it; otherwise this process starts
  * it, owns it and stops it on close.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { UserError } from '../errors';
 import { clusterFromEnv } from '../server/connection';
 import { DevServerBusyError } from '../server/db-lock';
-import { startDevServer, type DevServer } from '../server/dev-server';
+import { isPortClash, startDevServer, type DevServer } from '../server/dev-server';
 import { modelDirHash } from './ids';
 
 export interface ThawCluster {
@@ -27,12 +28,22 @@ export interface ThawCluster {
   /** For messages, e.g. `127.0.0.1:7233 (namespace default)`. */
   description: string;
   uiUrl?: string;
-  /** Where the cluster is: an external one, the local server of another thaw process, or one this process owns. */
-  kind: 'external' | 'shared-local' | 'owned-local';
+  /**
+   * Where the cluster is: an external one, the local server of another thaw process, or one this process owns
+   * (after takeOverIfOrphaned, a shared one becomes owned).
+   */
+  readonly kind: 'external' | 'shared-local' | 'owned-local';
   /** The embedded server's state folder (not for external clusters). */
   stateDir?: string;
   /** A connection for workers in this process. */
   nativeConnection(): Promise<NativeConnection>;
+  /**
+   * Of a shared local server whose owner has stopped it (its thaw ended or was killed while this one follows the
+   * run): start it again on the same database and port, owned and announced by this process, so that every
+   * connection made to it (client, workers, a result being awaited) carries on. True when this process took over;
+   * false when the owner is still there, another thaw took over first, or the cluster is not a shared one.
+   */
+  takeOverIfOrphaned(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -54,6 +65,8 @@ interface ServerRecord {
   uiUrl?: string;
   pid: number;
   modelDir?: string;
+  /** Written by the owner as it stops the server: the address stays on record, so a restart can take the same port. */
+  stopped?: boolean;
 }
 
 const DB_FILE = 'temporal.sqlite';
@@ -136,18 +149,52 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
   mkdirSync(stateDir, { recursive: true });
   const server = await startOrShare(stateDir, options);
   if ('kind' in server) return server;
-  const recordFile = path.join(stateDir, RECORD_FILE);
-  if (!inspect) {
-    const record: ServerRecord = { address: server.address, uiUrl: server.uiUrl, pid: process.pid, modelDir: modelDirOfStateDir(stateDir) ?? undefined };
-    writeFileSync(recordFile, JSON.stringify(record));
-  }
+  if (!inspect) announce(stateDir, server);
   try {
     const description = `${server.address} (namespace ${server.namespace}, local dev server, ${server.dbFile})`;
-    return await connected({ address: server.address }, server.namespace, description, 'owned-local', server.uiUrl, stateDir, server, inspect ? undefined : recordFile);
+    return await connected({ address: server.address }, server.namespace, description, 'owned-local', server.uiUrl, stateDir, server, !inspect);
   } catch (err) {
     await server.stop();
     throw err;
   }
+}
+
+/** server.json: this process runs the folder's server, at this address; other thaw processes share it. */
+function announce(stateDir: string, server: DevServer): void {
+  const record: ServerRecord = { address: server.address, uiUrl: server.uiUrl, pid: process.pid, modelDir: modelDirOfStateDir(stateDir) ?? undefined };
+  writeFileSync(path.join(stateDir, RECORD_FILE), JSON.stringify(record));
+}
+
+function readRecord(stateDir: string): ServerRecord | null {
+  try {
+    return JSON.parse(readFileSync(path.join(stateDir, RECORD_FILE), 'utf8')) as ServerRecord;
+  } catch {
+    return null;
+  }
+}
+
+function portOf(address: string | undefined): number | undefined {
+  const port = Number(address?.split(':').pop());
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
+/**
+ * Starts the folder's server on the port it had before when that is free (thaw processes still connected to it,
+ * e.g. a second `thaw run` of the pipeline, then carry on), else on a free one.
+ */
+async function startServerOf(stateDir: string, ui: boolean): Promise<DevServer> {
+  const previous = readRecord(stateDir);
+  const dbFile = path.join(stateDir, DB_FILE);
+  const port = portOf(previous?.address);
+  const uiPort = ui ? portOf(previous?.uiUrl) : undefined;
+  if (port !== undefined) {
+    try {
+      return await startDevServer({ dbFile, ui, port, uiPort });
+    } catch (err) {
+      if (!isPortClash(err)) throw err;
+    }
+  }
+  return startDevServer({ dbFile, ui });
 }
 
 /** Records which model_dir a state folder serves (written by `thaw run` before it opens the cluster). */
@@ -165,7 +212,7 @@ async function startOrShare(stateDir: string, options: OpenClusterOptions): Prom
   const deadline = Date.now() + 120_000;
   for (;;) {
     try {
-      return await startDevServer({ dbFile: path.join(stateDir, DB_FILE), ui: options.ui && options.purpose !== 'inspect' });
+      return await startServerOf(stateDir, Boolean(options.ui) && options.purpose !== 'inspect');
     } catch (err) {
       if (!(err instanceof DevServerBusyError) || Date.now() > deadline) throw err;
     }
@@ -177,20 +224,23 @@ async function startOrShare(stateDir: string, options: OpenClusterOptions): Prom
 
 /** The local dev server another thaw process runs on this state folder, or null when there is none. */
 export async function readSharedCluster(stateDir: string): Promise<ThawCluster | null> {
-  const shared = await reachableRecord(path.join(stateDir, RECORD_FILE));
+  const shared = await reachableRecord(stateDir);
   if (!shared) return null;
   return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.pid})`, 'shared-local', shared.uiUrl, stateDir);
 }
 
-async function reachableRecord(file: string): Promise<ServerRecord | null> {
-  if (!existsSync(file)) return null;
-  let record: ServerRecord;
+function isAlive(pid: number): boolean {
   try {
-    record = JSON.parse(readFileSync(file, 'utf8')) as ServerRecord;
-    process.kill(record.pid, 0);
+    process.kill(pid, 0);
+    return true;
   } catch {
-    return null;
+    return false;
   }
+}
+
+async function reachableRecord(stateDir: string): Promise<ServerRecord | null> {
+  const record = readRecord(stateDir);
+  if (!record || record.stopped || !isAlive(record.pid)) return null;
   try {
     const probe = await Connection.connect({ address: record.address, connectTimeout: 2000 });
     await probe.close();
@@ -204,22 +254,26 @@ async function connected(
   options: ConnectionOptions,
   namespace: string,
   description: string,
-  kind: ThawCluster['kind'],
+  initialKind: ThawCluster['kind'],
   uiUrl?: string,
   stateDir?: string,
-  owned?: DevServer,
-  recordFile?: string,
+  initiallyOwned?: DevServer,
+  announced = false,
 ): Promise<ThawCluster> {
   const connection = await Connection.connect(options);
   const client = new Client({ connection, namespace });
   const natives: NativeConnection[] = [];
+  let kind = initialKind;
+  let owned = initiallyOwned;
   return {
     client,
     connection,
     namespace,
     description,
     uiUrl,
-    kind,
+    get kind() {
+      return kind;
+    },
     stateDir,
     async nativeConnection() {
       const native = await NativeConnection.connect({
@@ -231,13 +285,51 @@ async function connected(
       natives.push(native);
       return native;
     },
+    async takeOverIfOrphaned() {
+      if (kind !== 'shared-local' || !stateDir) return false;
+      const server = await restartOrphaned(stateDir, options.address ?? '', uiUrl);
+      if (!server) return false;
+      announce(stateDir, server);
+      owned = server;
+      announced = true;
+      kind = 'owned-local';
+      return true;
+    },
     async close() {
       for (const n of natives) await n.close().catch(() => undefined);
       await connection.close();
       if (owned) {
-        if (recordFile) rmSync(recordFile, { force: true });
+        const record = announced ? readRecord(stateDir!) : null;
+        if (record?.pid === process.pid) writeFileSync(path.join(stateDir!, RECORD_FILE), JSON.stringify({ ...record, stopped: true }));
         await owned.stop();
       }
     },
   };
+}
+
+/** Said by a thaw command that took over the server of the thaw process it shared (see takeOverIfOrphaned). */
+export const TOOK_OVER = "thaw: the thaw process that ran this model_dir's server has ended; this one runs it now (same address), and the run carries on";
+
+/** How long a take-over waits for the stopping owner to let go of the database. */
+const TAKE_OVER_WAIT_MS = 60_000;
+
+/**
+ * The shared server at `address` has been stopped by its owner, or its owner died: start it again on the same port
+ * (null when its owner is still there, another thaw took over first, or the port is no longer free).
+ */
+async function restartOrphaned(stateDir: string, address: string, uiUrl: string | undefined): Promise<DevServer | null> {
+  const runsIt = (r: ServerRecord | null) => r !== null && !r.stopped && isAlive(r.pid);
+  const record = readRecord(stateDir);
+  if (runsIt(record) || (record && record.address !== address)) return null;
+  const deadline = Date.now() + TAKE_OVER_WAIT_MS;
+  for (;;) {
+    try {
+      return await startDevServer({ dbFile: path.join(stateDir, DB_FILE), port: portOf(address), ui: uiUrl !== undefined, uiPort: portOf(uiUrl) });
+    } catch (err) {
+      if (isPortClash(err)) return null;
+      if (!(err instanceof DevServerBusyError) || Date.now() > deadline) throw err;
+    }
+    if (runsIt(readRecord(stateDir))) return null;
+    await sleep(500);
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { UserError } from '../errors';
+import type { ThawCluster } from './cluster';
 import type { runPipeline } from '../../workflows/pipeline';
 import { statusQuery } from '../../workflows/definitions';
 import type { PipelineResult, PipelineStatus } from '../../workflows/types';
@@ -84,6 +85,34 @@ export async function queryStatus(handle: PipelineHandle, timeoutMs: number): Pr
     return await handle.client.withAbortSignal(abort.signal, () => handle.query(statusQuery)).catch(() => null);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** A gRPC UNAVAILABLE anywhere in the chain of causes: the server is not there (stopped, or restarting). */
+export function isServerGone(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === GRPC_UNAVAILABLE) return true;
+  }
+  return false;
+}
+
+const GRPC_UNAVAILABLE = 14;
+/** Times the result is asked for again after the local server went away (each after a take-over attempt). */
+const RESULT_RETRIES_AFTER_SERVER_LOSS = 3;
+
+/**
+ * The run's result. When the local server goes away while we wait (the thaw that ran it ended: a second `thaw run`
+ * of the pipeline, or a `thaw wait`, was following), this process takes the server over and asks again, so the run
+ * is seen to end rather than lost to a connection error.
+ */
+export async function resultOf(cluster: ThawCluster, handle: PipelineHandle, signal: AbortSignal): Promise<PipelineResult> {
+  for (let retries = 0; ; retries++) {
+    try {
+      return await cluster.connection.withAbortSignal(signal, () => handle.result());
+    } catch (err) {
+      if (signal.aborted || cluster.kind === 'external' || !isServerGone(err) || retries >= RESULT_RETRIES_AFTER_SERVER_LOSS) throw err;
+      await cluster.takeOverIfOrphaned();
+    }
   }
 }
 

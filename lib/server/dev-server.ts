@@ -160,13 +160,18 @@ function tail(file: string, lines = 20): string {
   }
 }
 
+/** The server could not bind its port: someone else has it. */
+export function isPortClash(err: unknown): boolean {
+  return /address already in use/i.test((err as Error)?.message ?? '');
+}
+
 /** Starts the server; a free port taken by someone else between choosing and binding is retried with another. */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(options);
     } catch (err) {
-      const portClash = /address already in use/i.test((err as Error).message);
+      const portClash = isPortClash(err);
       if (!portClash || options.port !== undefined || attempt >= 3) throw err;
     }
   }

@@ -1,27 +1,77 @@
-/** Running the thaw CLI in tests: in its own process from sources (exit codes through the real dispatcher), or a
- *  command in this process with what it prints. */
-import { spawn } from 'node:child_process';
+/**
+ * Running the thaw CLI in tests: in its own process as users run it (bin/thaw.js, from sources), or a command in this
+ * process with what it prints. Every process started here is killed when the test file's process exits (its process
+ * group, for the ones that lead one), and so is every background pid a test hands to `killOnExit`: a failed or
+ * timed-out test leaves nothing running that would keep the test file, and CI, waiting.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import type { Command } from '../../lib/cli/command';
 import { REPO_ROOT } from './python';
 
+export const THAW_BIN = path.join(REPO_ROOT, 'bin', 'thaw.js');
+
+/** How long one thaw command may take in a test before it is killed and reported (a hang is a failure, not a wait). */
+export const COMMAND_DEADLINE_MS = 240_000;
+
+const leftovers = new Map<number, { group: boolean }>();
+let hookInstalled = false;
+
+/** Kills `pid` (its group with `group`) when this process exits, unless it has gone by then. */
+export function killOnExit(pid: number, group = false): void {
+  leftovers.set(pid, { group });
+  if (hookInstalled) return;
+  hookInstalled = true;
+  process.on('exit', () => {
+    for (const [p, { group: g }] of leftovers) {
+      try {
+        process.kill(g ? -p : p, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+/** `node bin/thaw.js <args>`, tracked for the exit hook; `detached` makes it lead its own process group. */
+export function spawnThaw(args: string[], options: SpawnOptions & { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  const child = spawn(process.execPath, [THAW_BIN, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...options,
+    env: { ...process.env, THAW_FROM_SOURCE: '1', ...options.env },
+  });
+  if (child.pid !== undefined) {
+    killOnExit(child.pid, Boolean(options.detached));
+    child.once('exit', () => leftovers.delete(child.pid!));
+  }
+  return child;
+}
+
 export interface CliResult {
+  /** The exit code; -1 when a signal ended it (the output then says which) or the deadline killed it. */
   code: number;
   stdout: string;
   stderr: string;
 }
 
-/** `thaw <args>` from sources (lib/cli/main.ts through tsx); resolves with its exit code and output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): Promise<CliResult> {
+/** Runs one thaw command to its end, within `deadlineMs` (killed and reported past it). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT, deadlineMs = COMMAND_DEADLINE_MS): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'lib', 'cli', 'main.ts'), ...args], {
-      cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnThaw(args, { cwd, env });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      stderr += `\n[thaw ${args.join(' ')} still running after ${deadlineMs} ms: killed]\n`;
+      child.kill('SIGKILL');
+    }, deadlineMs);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (signal && !stderr.includes('still running after')) stderr += `\n[thaw ${args.join(' ')} ended by ${signal}]\n`;
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
 }
 

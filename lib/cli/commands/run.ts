@@ -8,11 +8,11 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openCluster, readSharedCluster, recordModelDir, runLogFile, stateDirFor, type ThawCluster } from '../../client/cluster';
+import { openCluster, readSharedCluster, recordModelDir, runLogFile, stateDirFor, TOOK_OVER, type ThawCluster } from '../../client/cluster';
 import { summaryTable } from '../../client/format';
 import { workflowIdFor } from '../../client/ids';
 import { LiveStatus } from '../../client/live';
-import { failureMessage, queryStatus } from '../../client/runs';
+import { failureMessage, queryStatus, resultOf } from '../../client/runs';
 import { startPipeline, type PipelineHandle } from '../../client/start';
 import { UserError } from '../../errors';
 import { loadPipeline } from '../../pipeline/load';
@@ -129,7 +129,7 @@ function describeStart(plan: Plan, started: Awaited<ReturnType<typeof startPipel
   if (started.differentHash) lines.push(`  note: the running run was started from a different version of this file; it keeps its own plan`);
   lines.push(`  cluster: ${cluster.description}`);
   if (cluster.kind === 'shared-local') {
-    lines.push('  note: this local server stops when the thaw process that started it ends; for several pipelines at once, run `thaw server` and set TEMPORAL_ADDRESS');
+    lines.push('  note: this local server belongs to the thaw process that started it; should that one end first, this one takes the server over. For several pipelines at once, run `thaw server` and set TEMPORAL_ADDRESS');
   }
   if (cluster.uiUrl) lines.push(`  Web UI:  ${cluster.uiUrl}/namespaces/${cluster.namespace}/workflows/${started.workflowId}`);
   lines.push(`  model_dir: ${plan.model_dir}`);
@@ -145,7 +145,7 @@ async function follow(cluster: ThawCluster, handle: PipelineHandle, out: LiveSta
   let settled: Outcome | null = null;
   // The result is a long poll: abort it when we stop following, or it outlives the connection.
   const stopPolling = new AbortController();
-  const result = cluster.connection.withAbortSignal(stopPolling.signal, () => handle.result()).then(
+  const result = resultOf(cluster, handle, stopPolling.signal).then(
     (r): Outcome => ({ kind: 'completed', result: r }),
     (err): Outcome => ({ kind: 'failed', message: failureMessage(err) }),
   );
@@ -160,6 +160,7 @@ async function follow(cluster: ThawCluster, handle: PipelineHandle, out: LiveSta
   process.once('SIGTERM', interrupt);
   try {
     while (!settled && !interrupted) {
+      if (await cluster.takeOverIfOrphaned()) (out ? out.print.bind(out) : console.error)(TOOK_OVER);
       if (out) {
         const status = await queryStatus(handle, 3000);
         if (status && !settled) out.show(status);

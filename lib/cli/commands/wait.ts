@@ -3,9 +3,10 @@
  * makes no progress: wait says so and returns (exit 1) instead of blocking in silence, unless --keep-waiting.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TOOK_OVER } from '../../client/cluster';
 import { summaryTable } from '../../client/format';
 import { withRun } from '../../client/run-arg';
-import { describeOrNotFound, failureMessage, handleOf } from '../../client/runs';
+import { describeOrNotFound, failureMessage, handleOf, resultOf } from '../../client/runs';
 import type { RunMemo } from '../../client/start';
 import { describeUnpolled, runQueues, unpolledQueues } from '../../client/workers';
 import type { PipelineResult } from '../../../workflows/types';
@@ -42,13 +43,12 @@ export const waitCommand: Command = {
       const queues = runQueues(described.taskQueue, memo.gpu_task_queue);
       const stop = new AbortController();
       let outcome: { result: PipelineResult } | { error: unknown } | null = null;
-      const ended = cluster.client
-        .withAbortSignal(stop.signal, () => handle.result())
-        .then((result) => (outcome = { result }), (error: unknown) => (outcome = { error }));
+      const ended = resultOf(cluster, handle, stop.signal).then((result) => (outcome = { result }), (error: unknown) => (outcome = { error }));
       let warned = false;
       try {
         let unpolledSince: number | null = null;
         while (!outcome) {
+          if (await cluster.takeOverIfOrphaned()) console.error(TOOK_OVER);
           let delay = CHECK_EVERY_MS;
           if (described.status.name === 'RUNNING') {
             const unpolled = await unpolledQueues(cluster.client.connection, cluster.namespace, queues);
