@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { recordModelDir, stateDirFor } from '../lib/client/cluster';
 import { modelDirHash } from '../lib/client/ids';
 import { startPipeline } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
 import { startDevServer } from '../lib/server/dev-server';
 import { connectClient, tempDir, writePipeline } from './e2e-harness';
-import { killOnExit, runCli, spawnThaw, type CliResult } from './helpers/cli';
+import { backgroundPid, exitWithin, killOnExit, outputMatches, runCli, startThaw, type CliResult } from './helpers/cli';
 
 /** One line of thaw's own (plus an optional `Fix:` line), no stack trace, no SDK noise. */
 function assertOneClearLine(r: CliResult, pattern: RegExp): void {
@@ -24,13 +23,6 @@ function assertOneClearLine(r: CliResult, pattern: RegExp): void {
   assert.doesNotMatch(out, /\n\s+at |internal error|Channel has been shut down|WorkflowNotFoundError|\[WARN\]/, out);
   const lines = out.trim().split('\n').filter((l) => !/^\s+Fix: /.test(l));
   assert.ok(lines.length <= 2, `at most the message and the usage line:\n${out}`);
-}
-
-/** The pid of the background thaw that `thaw run --detach` started (it says `Running in the background (process N`). */
-function backgroundPid(detached: CliResult): number {
-  const pid = /Running in the background \(process (\d+)/.exec(detached.stderr)?.[1];
-  assert.ok(pid, detached.stderr);
-  return Number(pid);
 }
 
 function isolated(tag: string) {
@@ -146,7 +138,7 @@ test('thaw run of one pipeline from two folders shares one server and one run; w
   for (const d of [here, elsewhere, third]) assert.equal(existsSync(path.join(d, '.thaw')), false, d);
 });
 
-test('a second thaw run takes the server over when the thaw that ran it stops, and the run ends as it would have', { timeout: 600_000 }, async () => {
+test('a second thaw run takes the server over when the thaw that ran it stops, and the run ends as it would have', { timeout: 600_000 }, async (t) => {
   const { dir, elsewhere, env, cli } = isolated('cli-takeover');
   // 128² images: a few seconds of training, so the second thaw is attached while the first still trains.
   const file = writePipeline(dir, 'takeover', `  - {name: only, iterations: 1500, save_every_n: 500, data: {spatial_size: [128, 128]}}\n`);
@@ -156,19 +148,12 @@ test('a second thaw run takes the server over when the thaw that ran it stops, a
   const owner = backgroundPid(detached);
   killOnExit(owner);
 
-  const second = spawnThaw(['run', file], { cwd: elsewhere, env });
-  let output = '';
-  second.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  second.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => second.once('exit', resolve));
-  const deadline = Date.now() + 120_000;
-  while (!/attached to the running run/.test(output)) {
-    assert.ok(Date.now() < deadline && second.exitCode === null, `the second thaw run did not attach:\n${output}`);
-    await sleep(200);
-  }
+  const second = startThaw(t, ['run', file], env, elsewhere);
+  await outputMatches(second, /attached to the running run/, 120_000);
   // As a user stopping the first thaw: SIGTERM (Ctrl-C would do the same): it checkpoints, stops its server and exits.
   process.kill(owner, 'SIGTERM');
-  assert.equal(await exited, 0, output);
+  assert.equal(await exitWithin(second, 'after the first thaw stopped', 300_000), 0, second.output());
+  const output = second.output();
   assert.match(output, /this one runs it now \(same address\), and the run carries on/);
   assert.match(output, /Pipeline takeover completed/);
   assert.match(output, /^only\s+0→1500\s.*model\.ckpt-1500$/m);

@@ -12,14 +12,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
-import { queryStatus } from '../lib/client/runs';
+import { CheckpointReader, listIterations, readSidecar } from '../lib/checkpoint';
+import { BETA1_POWER, BETA2_POWER } from '../lib/training/optimizers/slot-names';
+import { readSharedCluster } from '../lib/client/cluster';
+import { workflowIdFor } from '../lib/client/ids';
+import { handleOf, queryStatus } from '../lib/client/runs';
 import { loadPipeline } from '../lib/pipeline/load';
 import type { Plan } from '../lib/pipeline/plan';
 import { startDevServer, type DevServer } from '../lib/server/dev-server';
 import { workflowsPath } from '../plugin';
 import { installTemporalLogLevel, startThawWorkers, type RunningWorkers, type ThawWorkerOptions } from '../worker';
 import type { PipelineOptions, PipelineResult, PipelineStatus } from '../workflows/types';
-import { runCli, spawnThaw } from './helpers/cli';
+import { RUNNING_DEADLINE_MS, runCli, spawnThaw, type RunningThaw } from './helpers/cli';
 
 export const REPO = path.resolve(__dirname, '..');
 installTemporalLogLevel('WARN');
@@ -159,8 +163,60 @@ export async function waitForStatus(handle: PipelineHandle, ok: (s: PipelineStat
 
 export { runCli };
 
+const FLOAT32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * The optimiser steps behind a checkpoint, counted apart from thaw's logs and results. TensorFlow's (TF1) Adam starts
+ * beta1_power and beta2_power at β and multiplies each by β, in float32, after every step: so the stored powers are
+ * exactly the float32 products for one number of steps, and a step applied twice after a resume, or skipped, shows.
+ */
+export async function adamSteps(prefix: string): Promise<number> {
+  const sidecar = (await readSidecar(prefix)) as { settings?: { beta1: number; beta2: number } } | null;
+  assert.ok(sidecar?.settings, `${prefix} has a sidecar with the optimiser's settings`);
+  const { beta1, beta2 } = sidecar.settings;
+  const reader = await CheckpointReader.open(prefix);
+  let stored: number[];
+  try {
+    stored = await Promise.all([BETA1_POWER, BETA2_POWER].map(async (name) => Number((await reader.read(name)).data[0])));
+  } finally {
+    await reader.close();
+  }
+  // beta2_power counts (β2 = 0.999 stays far from float32's underflow); beta1_power must agree with it.
+  const b1 = Math.fround(beta1);
+  const b2 = Math.fround(beta2);
+  let [p1, p2] = [b1, b2];
+  for (let steps = 0; p2 >= stored[1]; steps++) {
+    if (p2 === stored[1]) {
+      // TensorFlow flushes float32 subnormals to zero (beta1_power reaches them after about 830 steps).
+      const expected = p1 < FLOAT32_MIN_NORMAL && stored[0] === 0 ? 0 : p1;
+      assert.equal(stored[0], expected, `${prefix}: beta1_power ${stored[0]} is not β1 to the power of ${steps} + 1 as beta2_power is`);
+      return steps;
+    }
+    p1 = Math.fround(p1 * b1);
+    p2 = Math.fround(p2 * b2);
+  }
+  assert.fail(`${prefix}: beta2_power ${stored[1]} is no float32 power of β2 ${beta2}: its steps were not applied one at a time`);
+}
+
+/** Waits until the run of `file`, started by `run` on the embedded server of `stateDir`, has trained `iteration` steps. */
+export async function waitUntilTraining(file: string, stateDir: string, run: RunningThaw, iteration: number): Promise<void> {
+  const deadline = Date.now() + RUNNING_DEADLINE_MS;
+  let cluster = await readSharedCluster(stateDir);
+  while (!cluster) {
+    assert.ok(Date.now() < deadline && run.child.exitCode === null, `the server never came up; output:\n${run.output()}`);
+    await sleep(200);
+    cluster = await readSharedCluster(stateDir);
+  }
+  try {
+    const plan = await loadPipeline(file);
+    await waitForStatus(handleOf(cluster.client, workflowIdFor(plan)), (s) => (s.stages[0].iteration ?? 0) >= iteration, RUNNING_DEADLINE_MS);
+  } finally {
+    await cluster.close();
+  }
+}
+
 export interface TakeoverScenario {
-  /** The run whose gpu worker is SIGKILLed mid-stage, and a twin that no one interrupts. */
+  /** The run whose gpu worker is SIGKILLed mid-stage, and a twin that runs first, alone and uninterrupted. */
   killed: Plan;
   reference: Plan;
   /** Kill once the first stage has reached this iteration. */
@@ -169,35 +225,56 @@ export interface TakeoverScenario {
   betweenWorkers?: () => Promise<void> | void;
 }
 
+/** What a preemption did: the two results, and the newest checkpoint on disk right after the kill. */
+export interface Takeover {
+  result: PipelineResult;
+  reference: PipelineResult;
+  newestAtKill: number;
+}
+
 /**
- * A preemption: two runs on one gpu worker, the worker's process group is SIGKILLed mid-stage, a second worker takes
- * over. Returns both results; the caller checks them (the stage ran twice, resumed at a checkpoint, and ended
- * bit-identical to the reference).
+ * A preemption. The reference runs first, alone, on the first gpu worker (so no kill can touch it); then the other
+ * run starts there, the worker's process group is SIGKILLed mid-stage, and a second worker takes over. The caller
+ * checks the results with assertBitIdenticalAfterTakeover.
  */
-export async function killWorkerAndTakeOver(t: TestContext, server: DevServer, s: TakeoverScenario): Promise<[PipelineResult, PipelineResult]> {
+export async function killWorkerAndTakeOver(t: TestContext, server: DevServer, s: TakeoverScenario): Promise<Takeover> {
   const { client, close } = await connectClient(server);
   const cpu = await inProcessWorkers(server, { queues: ['cpu'] });
   t.after(async () => {
     await cpu.close();
     await close();
   });
-  const first = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
+  const first = await spawnWorker(server, ['--queues', 'gpu']);
   const options = { heartbeatTimeoutSeconds: 4 };
+  const reference = await (await startPipeline(client, s.reference, { options })).handle.result();
+  for (const stage of reference.stages) assert.equal(stage.attempts, 1, `the reference's stage ${stage.stage} ran in one attempt`);
+
   const run = await startPipeline(client, s.killed, { options });
-  const ref = await startPipeline(client, s.reference, { options });
   await waitForStatus(run.handle, (st) => (st.stages[0].iteration ?? 0) >= s.killAtIteration);
   await killGroup(first, 'SIGKILL');
+  const newestAtKill = Math.max(0, ...(await listIterations(s.killed.model_dir)));
+  t.diagnostic(`killed at iteration ≥ ${s.killAtIteration}; newest checkpoint then: ${newestAtKill}`);
   await s.betweenWorkers?.();
-  const second = await spawnWorker(server, ['--queues', 'gpu', '--concurrency', '2']);
+  const second = await spawnWorker(server, ['--queues', 'gpu']);
   t.after(() => killGroup(second, 'SIGTERM'));
-  return Promise.all([run.handle.result(), ref.handle.result()]);
+  return { result: await run.handle.result(), reference, newestAtKill };
 }
 
-/** The preempted run trained its first stage twice, resumed at a checkpoint, and every stage equals the reference's. */
-export async function assertBitIdenticalAfterTakeover(result: PipelineResult, reference: PipelineResult, saveEvery: number): Promise<void> {
+/**
+ * The preempted run trained its first stage in two attempts, the second resumed from the newest checkpoint there was
+ * when the first was killed (work since then is all that was lost), and every stage equals the reference's bit for bit.
+ */
+export async function assertBitIdenticalAfterTakeover({ result, reference, newestAtKill }: Takeover): Promise<void> {
   assert.equal(result.stages[0].attempts, 2);
-  const resumedFrom = result.stages[0].resumedFrom;
-  assert.ok(resumedFrom !== null && resumedFrom % saveEvery === 0, `resumed from ${resumedFrom}`);
+  assert.ok(newestAtKill > 0, 'the kill came after the first periodic checkpoint');
+  assert.equal(result.stages[0].resumedFrom, newestAtKill, 'resumed from the newest checkpoint at the kill');
+  assert.equal(await adamSteps(result.stages[0].checkpoint), result.stages[0].endIteration, 'one optimiser step per iteration across the kill');
+  await assertSameCheckpoints(result, reference);
+}
+
+/** Every stage of `result` ended with a checkpoint equal bit for bit (`thaw diff`) to the same stage of `reference`. */
+export async function assertSameCheckpoints(result: PipelineResult, reference: PipelineResult): Promise<void> {
+  assert.deepEqual(result.stages.map((s) => s.stage), reference.stages.map((s) => s.stage));
   for (const [i, stage] of result.stages.entries()) {
     const diff = await runCli(['diff', stage.checkpoint, reference.stages[i].checkpoint]);
     assert.equal(diff.code, 0, `${stage.stage}: ${diff.stdout}${diff.stderr}`);

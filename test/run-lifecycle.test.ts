@@ -5,61 +5,21 @@
  * real dev servers, real files; every wait is a poll with a generous deadline.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readSharedCluster } from '../lib/client/cluster';
 import { workflowIdFor } from '../lib/client/ids';
-import { handleOf } from '../lib/client/runs';
 import { loadPipeline } from '../lib/pipeline/load';
-import { runCli, tempDir, waitForStatus, writePipeline } from './e2e-harness';
-import { spawnThaw } from './helpers/cli';
+import { runCli, tempDir, waitUntilTraining, writePipeline } from './e2e-harness';
+import { exitWithin, RUNNING_DEADLINE_MS as DEADLINE_MS, startThaw } from './helpers/cli';
 
-/** Generous: the machine running the tests may be loaded; nothing here should take more than a few seconds. */
-const DEADLINE_MS = 90_000;
 
 /** What a terminal must not show: the SDK's log lines, JS stack frames, gRPC retry noise. */
 const NOISE = [/\[(WARN|ERROR|INFO)\]/, /^\s+at .+\(.+:\d+:\d+\)$/m, /Connection refused/i, /Workflow failed/];
 
 function assertQuiet(output: string): void {
   for (const re of NOISE) assert.doesNotMatch(output, re, `the terminal shows SDK noise:\n${output}`);
-}
-
-interface RunningThaw {
-  child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-function startThawRun(t: TestContext, file: string, env: NodeJS.ProcessEnv, extra: string[] = []): RunningThaw {
-  const child = spawnThaw(['run', file, ...extra], { env });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => {
-    // -1 alone would hide which signal ended it (SIGINT unhandled, or a crash): the output says.
-    if (signal) output += `\n[thaw run ended by ${signal}]\n`;
-    resolve(code ?? (signal ? -1 : null));
-  }));
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return { child, output: () => output, exited };
-}
-
-/** Resolves with the exit code, or fails once the deadline passes. */
-async function exitWithin(run: RunningThaw, what: string): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: thaw run still running after ${DEADLINE_MS} ms; output:\n${run.output()}`)), DEADLINE_MS);
-  });
-  try {
-    return await Promise.race([run.exited, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function isAlive(pid: number): boolean {
@@ -91,23 +51,6 @@ function serverProcesses(stateDir: string): number[] {
   return pids;
 }
 
-/** Waits until the run of `file` trains (iteration ≥ 5) on the server of `stateDir`. */
-async function waitUntilTraining(file: string, stateDir: string, run: RunningThaw): Promise<void> {
-  const deadline = Date.now() + DEADLINE_MS;
-  let cluster = await readSharedCluster(stateDir);
-  while (!cluster) {
-    assert.ok(Date.now() < deadline && run.child.exitCode === null, `the server never came up; output:\n${run.output()}`);
-    await sleep(200);
-    cluster = await readSharedCluster(stateDir);
-  }
-  try {
-    const plan = await loadPipeline(file);
-    await waitForStatus(handleOf(cluster.client, workflowIdFor(plan)), (s) => (s.stages[0].iteration ?? 0) >= 5, DEADLINE_MS);
-  } finally {
-    await cluster.close();
-  }
-}
-
 const LONG_STAGE = `  - {name: only, iterations: 1000000, save_every_n: 100000}\n`;
 
 /** `thaw run` of a long one-stage pipeline in a fresh folder, once it trains: the run and its server's processes. */
@@ -115,8 +58,8 @@ async function trainingThawRun(t: TestContext, tag: string, name: string) {
   const dir = tempDir(tag);
   const file = writePipeline(dir, name, LONG_STAGE);
   const stateDir = path.join(dir, '.thaw');
-  const run = startThawRun(t, file, { THAW_STATE_DIR: stateDir });
-  await waitUntilTraining(file, stateDir, run);
+  const run = startThaw(t, ['run', file], { THAW_STATE_DIR: stateDir });
+  await waitUntilTraining(file, stateDir, run, 5);
   return { dir, file, stateDir, run, pids: serverProcesses(stateDir) };
 }
 
@@ -177,8 +120,8 @@ test('two thaw runs on one model_dir (two folders, two servers, two pipelines): 
   const second = writePipeline(path.join(dir, 'b'), 'second', `  - {name: other, iterations: 50}\n`);
   writeFileSync(second, readFileSync(second, 'utf8').replace('model_dir: ./second', `model_dir: ${shared}`));
   const stateA = path.join(dir, 'a', '.thaw');
-  const running = startThawRun(t, first, { THAW_STATE_DIR: stateA });
-  await waitUntilTraining(first, stateA, running);
+  const running = startThaw(t, ['run', first], { THAW_STATE_DIR: stateA });
+  await waitUntilTraining(first, stateA, running, 5);
   const firstRun = workflowIdFor(await loadPipeline(first));
 
   const refused = await runCli(['run', second], { THAW_STATE_DIR: path.join(dir, 'b', '.thaw') });

@@ -11,7 +11,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
 import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../workflows/definitions';
-import { serverForTestFile, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
+import { adamSteps, serverForTestFile, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 const dir = tempDir('workflow');
 const { client, start } = serverForTestFile(dir);
@@ -94,6 +94,8 @@ test('pause checkpoints the running stage where it is; resume continues from the
   assert.equal(result.stages[0].resumedFrom, stoppedAt);
   const iterations = lossLog(path.join(dir, 'pausing'), 'long').map((e) => e.iteration);
   assert.deepEqual(iterations, Array.from({ length: 250 }, (_, i) => i), 'every iteration logged exactly once');
+  assert.equal(await adamSteps(paused.stages[0].checkpoint!), stoppedAt, 'the pause checkpoint holds one optimiser step per iteration');
+  assert.equal(await adamSteps(result.stages[0].checkpoint), 250, 'and so does the end of the stage, counted apart from the log');
   await saveHistory(handle, 'pause-resume');
 });
 

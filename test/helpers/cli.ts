@@ -4,8 +4,11 @@
  * group, for the ones that lead one), and so is every background pid a test hands to `killOnExit`: a failed or
  * timed-out test leaves nothing running that would keep the test file, and CI, waiting.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from '../../lib/cli/command';
 import { REPO_ROOT } from './python';
 
@@ -73,6 +76,63 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_R
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });
+}
+
+/** The pid of the background thaw that `thaw run --detach` started (it says `Running in the background (process N`). */
+export function backgroundPid(detached: CliResult): number {
+  const pid = /Running in the background \(process (\d+)/.exec(detached.stderr)?.[1];
+  assert.ok(pid, detached.stderr);
+  return Number(pid);
+}
+
+/** A thaw command a test talks to while it runs (signals, output so far), killed when the test ends. */
+export interface RunningThaw {
+  child: ChildProcess;
+  output(): string;
+  /** The exit code; -1 when a signal ended it (the output then names the signal). */
+  exited: Promise<number>;
+}
+
+/** How long a running thaw command may take to reach what a test waits for (the machine may be loaded). */
+export const RUNNING_DEADLINE_MS = 90_000;
+
+export function startThaw(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): RunningThaw {
+  const child = spawnThaw(args, { env, cwd });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => {
+    // -1 alone would hide which signal ended it (SIGINT unhandled, or a crash): the output says.
+    if (signal) output += `\n[thaw ${args[0]} ended by ${signal}]\n`;
+    resolve(code ?? -1);
+  }));
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return { child, output: () => output, exited };
+}
+
+/** Resolves with the exit code, or fails once the deadline passes. */
+export async function exitWithin(run: RunningThaw, what: string, deadlineMs = RUNNING_DEADLINE_MS): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: thaw still running after ${deadlineMs} ms; output:\n${run.output()}`)), deadlineMs);
+  });
+  try {
+    return await Promise.race([run.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Resolves once the command's output matches `pattern`; fails when it exits first or the deadline passes. */
+export async function outputMatches(run: RunningThaw, pattern: RegExp, deadlineMs = RUNNING_DEADLINE_MS): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!pattern.test(run.output())) {
+    assert.ok(run.child.exitCode === null && run.child.signalCode === null, `thaw exited before printing ${pattern}:\n${run.output()}`);
+    assert.ok(Date.now() < deadline, `thaw did not print ${pattern} within ${deadlineMs} ms:\n${run.output()}`);
+    await sleep(200);
+  }
 }
 
 /** A command run in this process, with what it printed to stdout (console.log). */
