@@ -1,6 +1,7 @@
 /**
- * The stage runner end to end, in its child process, on the native backend when built (else pure JS): exact
- * determinism, exact resume after a stop request and after SIGKILL, freeze semantics, finished stages, errors.
+ * The stage runner end to end, in its child process: exact determinism, exact resume after a stop request and after
+ * SIGKILL, freeze semantics, finished stages, errors. Each test names where it trains (engine and backend) and checks
+ * that it trained there: no silent fallback. The resume tests run on each of the three.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,9 +12,27 @@ import { promisify } from 'node:util';
 import { CheckpointReader, diffCheckpoints, readSidecar } from '../lib/checkpoint';
 import { isUserError } from '../lib/errors';
 import { runStage } from '../lib/training';
-import type { StageProgress } from '../lib/training/types';
+import type { StageProgress, StageResult } from '../lib/training/types';
 import { REPO_ROOT } from './helpers/python';
 import { quiet, stageRequest, tempDir } from './helpers/training';
+
+/** Where a stage can train: the default graph engine, tfjs on the native binding, and pure JS. */
+const RUNTIMES = [
+  { name: 'graph engine (libtensorflow C API)', backend: 'tensorflow', engine: 'graph' },
+  { name: 'tfjs on the native binding', backend: 'tensorflow', engine: 'tfjs' },
+  { name: 'pure JS (tfjs cpu)', backend: 'cpu', engine: 'tfjs' },
+] as const;
+type Runtime = (typeof RUNTIMES)[number];
+const GRAPH = RUNTIMES[0];
+
+/** A stage request that trains on `runtime`. */
+function on(runtime: Runtime, spec: Parameters<typeof stageRequest>[0]) {
+  return stageRequest({ ...spec, backend: runtime.backend, settings: { ...spec.settings, engine: runtime.engine } });
+}
+
+function assertRanOn(runtime: Runtime, result: StageResult): void {
+  assert.deepEqual([result.backend, result.engine], [runtime.backend, runtime.engine], `trained on ${runtime.name}`);
+}
 
 async function assertIdentical(a: string, b: string): Promise<void> {
   const report = await diffCheckpoints(a, b);
@@ -25,8 +44,9 @@ async function assertIdentical(a: string, b: string): Promise<void> {
 test('same seed gives bit-identical checkpoints; the result and sidecar describe the stage', async () => {
   const [a, b] = [tempDir('seed-a'), tempDir('seed-b')];
   const progress: StageProgress[] = [];
-  const ra = await runStage(stageRequest({ modelDir: a, end: 6 }), { ...quiet, onProgress: (p) => progress.push(p) });
-  const rb = await runStage(stageRequest({ modelDir: b, end: 6 }), quiet);
+  const ra = await runStage(on(GRAPH, { modelDir: a, end: 6 }), { ...quiet, onProgress: (p) => progress.push(p) });
+  const rb = await runStage(on(GRAPH, { modelDir: b, end: 6 }), quiet);
+  assertRanOn(GRAPH, ra);
   await assertIdentical(ra.checkpoint, rb.checkpoint);
   assert.equal(ra.reachedIteration, 6);
   assert.equal(ra.stopped, false);
@@ -46,28 +66,30 @@ test('same seed gives bit-identical checkpoints; the result and sidecar describe
   await reader.close();
   // A different seed gives different weights.
   const c = tempDir('seed-c');
-  const rc = await runStage(stageRequest({ modelDir: c, end: 6, seed: 8 }), quiet);
+  const rc = await runStage(on(GRAPH, { modelDir: c, end: 6, seed: 8 }), quiet);
   assert.equal((await diffCheckpoints(ra.checkpoint, rc.checkpoint)).identical, false);
 });
 
-test('a run stopped at a random iteration and resumed ends bit-identical to an uninterrupted run', async (t) => {
+for (const runtime of RUNTIMES) {
+test(`${runtime.name}: a run stopped at a random iteration and resumed ends bit-identical to an uninterrupted run`, async (t) => {
   const end = 9;
-  const whole = await runStage(stageRequest({ modelDir: tempDir('whole'), end, settings: { save_every_n: 4 } }), quiet);
+  const whole = await runStage(on(runtime, { modelDir: tempDir('whole'), end, settings: { save_every_n: 4 } }), quiet);
   const dir = tempDir('stopped');
   // A different stop each run, reproducible: THAW_TEST_SEED=<the logged seed> repeats a failing one.
   const seed = Number(process.env.THAW_TEST_SEED ?? Date.now() % 1_000_000);
   const stopAt = 1 + (seed % (end - 2));
   t.diagnostic(`seed ${seed} (THAW_TEST_SEED): stop requested at iteration ${stopAt}`);
   const controller = new AbortController();
-  const first = await runStage(stageRequest({ modelDir: dir, end, settings: { save_every_n: 4 } }), {
+  const first = await runStage(on(runtime, { modelDir: dir, end, settings: { save_every_n: 4 } }), {
     ...quiet, signal: controller.signal, onProgress: (p) => p.iteration === stopAt && controller.abort(),
   });
   assert.equal(first.stopped, true, `stop requested at ${stopAt}`);
   assert.ok(first.reachedIteration >= stopAt && first.reachedIteration < end);
   assert.equal(path.basename(first.checkpoint), `model.ckpt-${first.reachedIteration}`);
-  const resumed = await runStage(stageRequest({ modelDir: dir, end, settings: { save_every_n: 4 } }), quiet);
+  const resumed = await runStage(on(runtime, { modelDir: dir, end, settings: { save_every_n: 4 } }), quiet);
   assert.equal(resumed.resumedFrom, first.reachedIteration);
   assert.equal(resumed.stopped, false);
+  for (const r of [whole, first, resumed]) assertRanOn(runtime, r);
   await assertIdentical(whole.checkpoint, resumed.checkpoint);
   // The loss log has every iteration exactly once (entries after the stop point were dropped on resume).
   const logged = readFileSync(path.join(dir, 'logs', 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).iteration);
@@ -75,34 +97,37 @@ test('a run stopped at a random iteration and resumed ends bit-identical to an u
   assert.ok(readdirSync(path.join(dir, 'logs', 'train')).some((f) => f.startsWith('events.out.tfevents.')));
 
   // Started again, a finished stage is a no-op returning the same checkpoint.
-  const again = await runStage(stageRequest({ modelDir: dir, end, settings: { save_every_n: 4 } }), quiet);
+  const again = await runStage(on(runtime, { modelDir: dir, end, settings: { save_every_n: 4 } }), quiet);
   assert.equal(again.checkpoint, resumed.checkpoint);
   assert.equal(again.trainSeconds, 0);
   assert.equal(again.finalLoss, resumed.finalLoss);
 });
 
-test('a training process killed with SIGKILL fails retryably, and resuming ends bit-identical', async () => {
+test(`${runtime.name}: a training process killed with SIGKILL fails retryably, and resuming ends bit-identical`, async () => {
   const end = 8;
-  const whole = await runStage(stageRequest({ modelDir: tempDir('whole-k'), end }), quiet);
+  const whole = await runStage(on(runtime, { modelDir: tempDir('whole-k'), end }), quiet);
   const dir = tempDir('killed');
   let pid = 0;
-  const crashed = runStage(stageRequest({ modelDir: dir, end }), {
+  const crashed = runStage(on(runtime, { modelDir: dir, end }), {
     ...quiet, onStart: (p) => (pid = p), onProgress: (p) => p.iteration === 5 && process.kill(pid, 'SIGKILL'),
   });
   await assert.rejects(crashed, (err: Error) => !isUserError(err) && /killed by SIGKILL/.test(err.message));
   const names = readdirSync(path.join(dir, 'models'));
   assert.ok(names.includes('model.ckpt-4.index'), names.join(', '));
-  const resumed = await runStage(stageRequest({ modelDir: dir, end }), quiet);
+  const resumed = await runStage(on(runtime, { modelDir: dir, end }), quiet);
   assert.equal(resumed.resumedFrom, 4);
+  for (const r of [whole, resumed]) assertRanOn(runtime, r);
   await assertIdentical(whole.checkpoint, resumed.checkpoint);
 });
+}
 
 test('SIGTERM to the training process checkpoints at the current iteration and returns stopped', async () => {
   const dir = tempDir('sigterm');
   let pid = 0;
-  const result = await runStage(stageRequest({ modelDir: dir, end: 50, size: [8, 8], settings: { save_every_n: 100 } }), {
+  const result = await runStage(on(GRAPH, { modelDir: dir, end: 50, size: [8, 8], settings: { save_every_n: 100 } }), {
     ...quiet, onStart: (p) => (pid = p), onProgress: (p) => p.iteration === 2 && process.kill(pid, 'SIGTERM'),
   });
+  assertRanOn(GRAPH, result);
   assert.equal(result.stopped, true);
   assert.ok(result.reachedIteration >= 2 && result.reachedIteration < 50);
   assert.equal(path.basename(result.checkpoint), `model.ckpt-${result.reachedIteration}`);
@@ -111,10 +136,11 @@ test('SIGTERM to the training process checkpoints at the current iteration and r
 
 test('frozen variables (and their batch-norm statistics) stay bit-identical; trained ones change; the rest is carried', async () => {
   const dir = tempDir('freeze');
-  const parent = await runStage(stageRequest({ modelDir: dir, stage: 'pretrain', end: 4 }), quiet);
-  const child = await runStage(stageRequest({
+  const parent = await runStage(on(GRAPH, { modelDir: dir, stage: 'pretrain', end: 4 }), quiet);
+  const child = await runStage(on(GRAPH, {
     modelDir: dir, stage: 'head', start: 4, end: 8, restoreFrom: parent.checkpoint, freeze: /ToyNet\/conv_input_bn_relu\//, task: 'B',
   }), quiet);
+  for (const r of [parent, child]) assertRanOn(GRAPH, r);
   const report = await diffCheckpoints(parent.checkpoint, child.checkpoint);
   const status = new Map(report.variables.map((v) => [v.name, v.status]));
   const frozenLayer = 'ToyNet/conv_input_bn_relu';
