@@ -11,7 +11,9 @@ import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { workflowIdFor } from '../lib/client/ids';
 import { loadPipeline } from '../lib/pipeline/load';
-import { runCli, tempDir, waitUntilTraining, writePipeline } from './e2e-harness';
+import { openCluster } from '../lib/client/cluster';
+import type { PipelineResult } from '../workflows/types';
+import { adamSteps, runCli, SLOW_STAGE_DATA, tempDir, waitUntilTraining, writePipeline } from './e2e-harness';
 import { exitWithin, RUNNING_DEADLINE_MS as DEADLINE_MS, startThaw } from './helpers/cli';
 
 
@@ -174,4 +176,48 @@ test('a completed run whose checkpoints were deleted says so; --restart trains i
   const shown = await runCli(['run', file], env);
   assert.equal(shown.code, 0, shown.stdout + shown.stderr);
   assert.match(shown.stderr + shown.stdout, /already completed/);
+});
+
+test('thaw cancel of a training run: the stage checkpoints where it is and the run ends cancelled; thaw run --json resumes it there, with its --heartbeat-timeout', { timeout: 400_000 }, async (t) => {
+  const dir = tempDir('life-cancel');
+  // 128² images: the stage is still training when the cancellation arrives.
+  const file = writePipeline(dir, 'halted', `  - {name: only, iterations: 1500, save_every_n: 100000, ${SLOW_STAGE_DATA}}\n`);
+  const stateDir = path.join(dir, '.thaw');
+  const env = { THAW_STATE_DIR: stateDir };
+  const running = startThaw(t, ['run', file, '--heartbeat-timeout', '7'], env);
+  await waitUntilTraining(file, stateDir, running, 5);
+
+  const cancel = await runCli(['cancel', file], env);
+  assert.equal(cancel.code, 0, cancel.stdout + cancel.stderr);
+  assert.match(cancel.stdout, /run thaw-halted-\w+ cancelled; `thaw run .*halted\.yaml` starts it again from its checkpoints/);
+  assert.equal(await exitWithin(running, 'after thaw cancel'), 1, running.output());
+  assert.match(running.output(), /thaw run: pipeline halted did not complete: .*cancel/i);
+  const saved = readdirSync(path.join(dir, 'halted', 'models')).filter((f) => f.endsWith('.index'));
+  assert.equal(saved.length, 1, `one checkpoint, written when the cancellation arrived: ${saved.join(', ')}`);
+  const stoppedAt = Number(/ckpt-(\d+)\.index$/.exec(saved[0])![1]);
+  assert.ok(stoppedAt >= 5 && stoppedAt < 1500, `stopped at ${stoppedAt}`);
+
+  const again = await runCli(['run', file, '--json', '--heartbeat-timeout', '7'], env);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stderr, /started again after the previous run cancelled; stages resume from their checkpoints/);
+  const result = JSON.parse(again.stdout) as PipelineResult;
+  assert.deepEqual([result.stages[0].resumedFrom, result.stages[0].endIteration], [stoppedAt, 1500]);
+  assert.equal(await adamSteps(result.stages[0].checkpoint), 1500, 'one optimiser step per iteration across the cancellation');
+
+  // The heartbeat timeout reached Temporal: every training activity of both runs was scheduled with it.
+  const workflowId = workflowIdFor(await loadPipeline(file));
+  const cluster = await openCluster({ stateDir, purpose: 'inspect' });
+  try {
+    const runs: string[] = [];
+    for await (const w of cluster.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(w.runId);
+    assert.equal(runs.length, 2, 'the cancelled run and the one that resumed it');
+    for (const runId of runs) {
+      const history = await cluster.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes).filter((a) => a?.activityType?.name === 'trainStage');
+      assert.ok(scheduled.length > 0, `run ${runId} scheduled its training`);
+      for (const a of scheduled) assert.equal(Number(a!.heartbeatTimeout?.seconds), 7);
+    }
+  } finally {
+    await cluster.close();
+  }
 });
