@@ -20,7 +20,9 @@ export function usesExternalCluster(env: NodeJS.ProcessEnv = process.env): boole
 /** The external cluster from the environment, or null when thaw should run its own dev server. */
 export function clusterFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterSettings | null {
   if (!usesExternalCluster(env)) return null;
-  const config = loadClientConnectConfig({ overrideEnvVars: env as Record<string, string> });
+  // An empty variable (`TEMPORAL_ADDRESS=`) is unset, as usesExternalCluster reads it; envconfig would take "" as the address.
+  const set = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => Boolean(e[1])));
+  const config = loadClientConnectConfig({ overrideEnvVars: set });
   const connectionOptions = config.connectionOptions as ConnectionOptions;
   const namespace = config.namespace ?? 'default';
   const address = connectionOptions.address ?? 'localhost:7233';
