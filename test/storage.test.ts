@@ -10,7 +10,7 @@ import {
   checkStorage, joinLocation, dirnameOf, basenameOf, relativeTo, resolveIn, ReadCache, S3Storage, storageFor, StorageError,
   type Storage,
 } from '../lib/storage';
-import { setEnv, useMotoServer } from './helpers/s3';
+import { setEnv, startFaultyS3Proxy, useMotoServer } from './helpers/s3';
 
 const BUCKET = 'thaw-storage-test';
 
@@ -165,6 +165,32 @@ test('S3 storage against a moto server', async (t) => {
     });
     s3.resume();
     assert.equal(await storage.stat(file), null);
+  });
+
+  await t.test('bytes changed in transit are refused by their Content-MD5; an ETag that does not describe the content is caught', async (t) => {
+    const proxy = await startFaultyS3Proxy(t, s3.endpoint);
+    setEnv(t, { AWS_ENDPOINT_URL_S3: proxy.endpoint });
+    const storage = storageFor(`s3://${BUCKET}/faults`);
+    const bytes = randomBytes(4096);
+
+    // Real S3 refuses such bytes by their Content-MD5 (BadDigest); moto stores them, and thaw's own ETag check is
+    // what catches it. Either way the write fails, and is retried as the infrastructure fault it is.
+    proxy.faults.corruptPutBodies = true;
+    const changed = `s3://${BUCKET}/faults/changed-in-transit`;
+    const refused = /BadDigest|InvalidDigest|does not match the content|is not what was uploaded/;
+    await assert.rejects(storage.writeAtomic(changed, bytes), (err: Error) => !isUserError(err) && refused.test(err.message));
+    await assert.rejects(stageAndPublish(storage, `${changed}.data`, bytes), (err: Error) => !isUserError(err) && refused.test(err.message));
+    proxy.faults.corruptPutBodies = false;
+
+    // The store says it holds something else than what was sent: the write is not taken as done.
+    proxy.faults.etag = { method: 'PUT', value: '"0123456789abcdef0123456789abcdef"' };
+    await assert.rejects(storage.writeAtomic(`s3://${BUCKET}/faults/state`, bytes), /stored ETag "0123456789abcdef0123456789abcdef" does not match the content/);
+    // An upload whose object is not the one uploaded when it is published (replaced, or mis-stored) is not published.
+    proxy.faults.etag = { method: 'HEAD', value: '"fedcba9876543210fedcba9876543210"' };
+    await assert.rejects(
+      stageAndPublish(storage, `s3://${BUCKET}/faults/a.data`, bytes),
+      /faults\/a\.data: the stored object \(4096 bytes, ETag fedcba9876543210fedcba9876543210\) is not what was uploaded \(4096 bytes, ETag [0-9a-f]{32}\)/,
+    );
   });
 
   await t.test('bad credentials: a StorageError naming the URL and the fix', async (t) => {

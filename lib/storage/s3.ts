@@ -205,7 +205,7 @@ export class S3Storage implements Storage {
       const put = await this.client.send(new PutObjectCommand({ Bucket, Key, Body: bytes, ContentMD5: digest.toString('base64') }));
       this.traffic.putRequests++;
       this.traffic.bytesUploaded += bytes.length;
-      if (put.ETag && unquote(put.ETag) !== digest.toString('hex')) throw new Error(`${file}: stored ETag ${put.ETag} does not match the content`);
+      if (put.ETag && unquote(put.ETag) !== digest.toString('hex')) throw new Error(`stored ETag ${put.ETag} does not match the content`);
     });
   }
 

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { freePort } from '../../lib/server/free-port';
@@ -91,4 +92,42 @@ export async function useMotoServer(t: TestContext, buckets: string[]): Promise<
   t.after(() => s3.stop());
   setEnv(t, s3.env);
   return s3;
+}
+
+/** What the faulty proxy does to the traffic it passes on (changeable while it runs). */
+export interface S3Faults {
+  /** Flip one byte of every PUT body on its way to the store (the bytes arrive other than they were sent). */
+  corruptPutBodies: boolean;
+  /** Answer requests of this method with this ETag instead of the store's (a store that reports what it does not hold). */
+  etag: { method: 'PUT' | 'HEAD'; value: string } | null;
+}
+
+/**
+ * An HTTP proxy in front of a real S3 server that injects the faults real stores and networks have and a healthy
+ * server never shows: bytes changed in transit, an ETag that does not describe the stored object. Requests are passed
+ * on unchanged otherwise (same Host header, so signatures stay valid).
+ */
+export async function startFaultyS3Proxy(t: TestContext, target: string): Promise<{ endpoint: string; faults: S3Faults }> {
+  const faults: S3Faults = { corruptPutBodies: false, etag: null };
+  const upstream = new URL(target);
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (faults.corruptPutBodies && req.method === 'PUT' && body.length > 0) body[body.length >> 1] ^= 0xff;
+      const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        const headers = { ...answer.headers };
+        if (faults.etag && faults.etag.method === req.method && headers.etag) headers.etag = faults.etag.value;
+        res.writeHead(answer.statusCode ?? 502, headers);
+        answer.pipe(res);
+      });
+      forward.on('error', (err) => res.destroy(err));
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as { port: number };
+  return { endpoint: `http://127.0.0.1:${port}`, faults };
 }
