@@ -48,7 +48,7 @@ test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fr
   await assertBitIdenticalAfterTakeover(takeover);
 });
 
-test('s3:// model_dir in a bucket that does not exist: thaw run fails with a StorageError before training', async (t) => {
+test('s3:// model_dir in a bucket that does not exist, or with credentials the store refuses: thaw run fails with a StorageError before training', async (t) => {
   await useMotoServer(t, [BUCKET]);
   const dir = tempDir('e2e-s3-nobucket');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -57,4 +57,13 @@ test('s3:// model_dir in a bucket that does not exist: thaw run fails with a Sto
   assert.equal(run.code, 1, run.stdout + run.stderr);
   assert.match(run.stdout + run.stderr, /bucket "no-such-bucket" does not exist on S3 endpoint/);
   assert.doesNotMatch(run.stdout + run.stderr, /\[thaw train\]/);
+
+  const refusedFile = writeS3Pipeline(dir, 'refused', `s3://${BUCKET}/refused`, `  - {name: only, iterations: 5}\n`);
+  const refused = await runCli(['run', refusedFile], { THAW_STATE_DIR: path.join(dir, '.thaw'), THAW_LOCAL_RUNS_DIR: path.join(dir, 'local-runs'), AWS_SECRET_ACCESS_KEY: 'not-the-secret' });
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  // Refused by preflight, for the model_dir itself: no stage started (a stage would fail on its lock file instead).
+  assert.match(refused.stdout + refused.stderr, new RegExp(`did not complete: s3://${BUCKET}/refused: S3 endpoint \\S+ refused the S3 credentials \\(SignatureDoesNotMatch\\)`));
+  assert.doesNotMatch(refused.stdout + refused.stderr, /stage only:/);
+  assert.doesNotMatch(refused.stdout + refused.stderr, /\[thaw train\]|training engine/);
+  assert.deepEqual(await listIterations(`s3://${BUCKET}/refused`), [], 'nothing was written');
 });
