@@ -5,11 +5,12 @@
  * fails the pipeline with a StorageError before any training.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { listIterations } from '../lib/checkpoint';
 import { loadPipeline } from '../lib/pipeline/load';
+import { storageFor } from '../lib/storage';
 import { setEnv, useMotoServer } from './helpers/s3';
 import { startTestServer } from './helpers/temporal';
 import { assertBitIdenticalAfterTakeover, killWorkerAndTakeOver, runCli, SLOW_STAGE_DATA as SLOW, tempDir, writePipeline } from './e2e-harness';
@@ -46,6 +47,15 @@ test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fr
   });
   for (const stage of takeover.result.stages) assert.match(stage.checkpoint, new RegExp(`^s3://${BUCKET}/killed/models/model\\.ckpt-\\d+$`));
   await assertBitIdenticalAfterTakeover(takeover);
+
+  // Metrics, TensorBoard events and the loss curve of an s3:// run stay on the workers, under THAW_LOCAL_RUNS_DIR.
+  const local = path.join(dir, 'local-runs', BUCKET, 'killed');
+  assert.equal(takeover.result.lossCurve, path.join(local, 'loss.svg'));
+  assert.match(readFileSync(path.join(local, 'loss.svg'), 'utf8'), /^<svg/);
+  const logged = readFileSync(path.join(local, 'logs', 'first.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { iteration: number }).iteration);
+  assert.equal(logged.at(-1), 299);
+  assert.ok(readdirSync(path.join(local, 'logs', 'first')).some((f) => f.startsWith('events.out.tfevents.')));
+  assert.deepEqual(await storageFor(`s3://${BUCKET}/killed`).list(`s3://${BUCKET}/killed/logs`), [], 'no metrics on S3');
 });
 
 test('s3:// model_dir in a bucket that does not exist, or with credentials the store refuses: thaw run fails with a StorageError before training', async (t) => {
