@@ -10,11 +10,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import './helpers/temporal';
+import { startPipeline } from '../lib/client/start';
+import { loadPipeline } from '../lib/pipeline/load';
 import { DevServerBusyError } from '../lib/server/db-lock';
 import { startDevServer } from '../lib/server/dev-server';
 import { freePort } from '../lib/server/free-port';
 import { findTemporalCli, resolveTemporalCli, TemporalCliNotFoundError } from '../lib/server/temporal-cli';
 import { startTestServer } from './helpers/temporal';
+import { writePipeline } from './e2e-harness';
+import { exitWithin, outputMatches, runCli, startThaw } from './helpers/cli';
 import { proceed } from './workflows/wait-for-signal';
 
 const realCli = findTemporalCli();
@@ -201,4 +205,37 @@ test('dev server: a server left behind by an older, unsupervised thaw is stopped
   const conn = await Connection.connect({ address: next.address });
   await conn.workflowService.getSystemInfo({});
   await conn.close();
+});
+
+test('thaw server: serves other shells at the address it prints, keeps runs in its SQLite file across a restart, and Ctrl-C stops it', { timeout: 240_000 }, async (t) => {
+  const dir = tempDir();
+  const db = path.join(dir, 'own.sqlite');
+  const port = await freePort();
+  const serve = () => startThaw(t, ['server', '--db', db, '--port', String(port)], {}, dir);
+  let server = serve();
+  await outputMatches(server, /Press Ctrl-C to stop\./);
+  assert.match(server.output(), new RegExp(`gRPC address: 127\\.0\\.0\\.1:${port}\\b`));
+  assert.match(server.output(), /export TEMPORAL_ADDRESS=127\.0\.0\.1:\d+/);
+
+  const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}` };
+  const plan = await loadPipeline(writePipeline(dir, 'served', '  - {name: only, iterations: 2}\n'));
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const { workflowId } = await startPipeline(new Client({ connection }), plan); // no worker: it waits
+  await connection.close();
+  const listed = await runCli(['list', '--json'], env);
+  assert.equal(listed.code, 0, listed.stdout + listed.stderr);
+  assert.deepEqual((JSON.parse(listed.stdout) as Array<{ workflowId: string }>).map((r) => r.workflowId), [workflowId]);
+
+  server.child.kill('SIGINT');
+  assert.equal(await exitWithin(server, 'after Ctrl-C'), 0, server.output());
+  assert.match(server.output(), /Stopping the dev server\.\.\./);
+  const stopped = await runCli(['list', '--json'], env);
+  assert.notEqual(stopped.code, 0, 'nothing serves the address any more');
+
+  server = serve();
+  await outputMatches(server, /Press Ctrl-C to stop\./);
+  const again = await runCli(['list', '--json'], env);
+  assert.deepEqual((JSON.parse(again.stdout) as Array<{ workflowId: string; status: string }>).map((r) => [r.workflowId, r.status]), [[workflowId, 'RUNNING']]);
+  server.child.kill('SIGTERM');
+  assert.equal(await exitWithin(server, 'after SIGTERM'), 0, server.output());
 });
