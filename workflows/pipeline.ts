@@ -18,6 +18,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
+import { childrenOf, roots } from '../lib/pipeline/dag';
 import type { Plan, StagePlan } from '../lib/pipeline/plan';
 import type { PlanCheck } from '../activities/preflight';
 import type { ThawActivities, TrainStageRequest } from '../activities';
@@ -166,11 +167,11 @@ class PipelineRun {
   }
 
   private roots(): StagePlan[] {
-    return this.plan.stages.filter((s) => s.after === null);
+    return roots(this.plan.stages);
   }
 
   private children(name: string): StagePlan[] {
-    return this.plan.stages.filter((s) => s.after === name);
+    return childrenOf(this.plan.stages, name);
   }
 
   private stagePlan(name: string): StagePlan {
