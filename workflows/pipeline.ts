@@ -20,29 +20,31 @@ import {
 } from '@temporalio/workflow';
 import { childrenOf, roots } from '../lib/pipeline/dag';
 import type { Plan, StagePlan } from '../lib/pipeline/plan';
-import type { PlanCheck } from '../activities/preflight';
-import type { ThawActivities, TrainStageRequest } from '../activities';
 import {
   DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
   DEFAULT_TASK_QUEUES,
   editStageUpdate,
+  FAILURE_TYPES,
   pauseUpdate,
   progressSignal,
   resumeUpdate,
   statusQuery,
-} from './definitions';
+} from '../contract';
 import { applyEdit, validateEdit } from './edits';
 import { pipelineEtaSeconds, stageEtaSeconds } from './eta';
 import type {
   CarriedStage,
   PipelineInput,
+  PlanCheck,
+  ThawActivities,
+  TrainStageRequest,
   PipelineResult,
   PipelineState,
   PipelineStatus,
   StageEdit,
   StageStatus,
   StageSummary,
-} from './types';
+} from '../contract';
 
 export async function runPipeline(input: PipelineInput): Promise<PipelineResult> {
   return new PipelineRun(input).execute();
@@ -144,7 +146,7 @@ class PipelineRun {
       this.state = 'refused';
       throw ApplicationFailure.nonRetryable(
         `preflight refused the pipeline ${this.plan.source_file}:\n  ${report.errors.map(problemText).join('\n  ')}`,
-        'PreflightRefused',
+        FAILURE_TYPES.preflightRefused,
         report.errors,
       );
     }
@@ -258,7 +260,7 @@ class PipelineRun {
   /** The training request of a stage: a root starts where preflight resolved, a child from its parent's result. */
   private request(stage: StagePlan): TrainStageRequest {
     const checked = this.report!.stages.find((r) => r.name === stage.name);
-    if (!checked) throw ApplicationFailure.nonRetryable(`preflight did not report stage ${stage.name}`, 'PreflightIncomplete');
+    if (!checked) throw ApplicationFailure.nonRetryable(`preflight did not report stage ${stage.name}`, FAILURE_TYPES.preflightIncomplete);
     const parent = stage.after === null ? null : this.stages.get(stage.after)!.summary!;
     const startIteration = parent ? parent.endIteration : checked.startIteration;
     const restoreFrom = parent ? parent.checkpoint : checked.restoreFrom;
@@ -301,7 +303,7 @@ class PipelineRun {
       if (!report.ok) {
         throw ApplicationFailure.nonRetryable(
           `preflight refused the change of stage ${edit.stage}:\n  ${report.errors.map(problemText).join('\n  ')}`,
-          'PreflightRefused',
+          FAILURE_TYPES.preflightRefused,
           report.errors,
         );
       }
@@ -328,7 +330,7 @@ class PipelineRun {
     if (failed.length > 0) {
       this.state = 'failed';
       const lines = failed.map((s) => `stage ${s.name}: ${this.stages.get(s.name)!.error}`);
-      throw ApplicationFailure.nonRetryable(`pipeline ${this.plan.name} failed:\n  ${lines.join('\n  ')}`, 'StageFailed', summaries);
+      throw ApplicationFailure.nonRetryable(`pipeline ${this.plan.name} failed:\n  ${lines.join('\n  ')}`, FAILURE_TYPES.stageFailed, summaries);
     }
     this.state = 'completed';
     return { name: this.plan.name, modelDir: this.plan.model_dir, stages: summaries, lossCurve: this.lossCurve };
