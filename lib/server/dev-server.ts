@@ -160,19 +160,28 @@ function tail(file: string, lines = 20): string {
   }
 }
 
-/** The server could not bind its port: someone else has it. */
+/** The server could not bind a port: someone else has it. */
 export function isPortClash(err: unknown): boolean {
   return /address already in use/i.test((err as Error)?.message ?? '');
 }
 
-/** Starts the server; a free port taken by someone else between choosing and binding is retried with another. */
+/** The ports a failed start could not bind (`listen tcp 127.0.0.1:N: bind: address already in use`). */
+function clashedPorts(err: unknown): number[] {
+  return [...((err as Error)?.message ?? '').matchAll(/:(\d+): bind: address already in use/g)].map((m) => Number(m[1]));
+}
+
+/**
+ * Starts the server. A port taken by someone else between choosing and binding is retried with another: ours (gRPC
+ * and UI, unless the caller fixed them) and the CLI's own (its HTTP API and metrics ports are random picks too).
+ */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const fixed = [options.port, options.uiPort].filter((p): p is number => p !== undefined);
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(options);
     } catch (err) {
-      const portClash = isPortClash(err);
-      if (!portClash || options.port !== undefined || attempt >= 3) throw err;
+      const fixedTaken = clashedPorts(err).some((p) => fixed.includes(p)) || (isPortClash(err) && clashedPorts(err).length === 0 && fixed.length > 0);
+      if (!isPortClash(err) || fixedTaken || attempt >= 3) throw err;
     }
   }
 }
