@@ -139,7 +139,8 @@ test('continue-as-new carries completed stages and the result still lists them a
 });
 
 test('a cancelled run checkpoints its running stage; starting the pipeline again resumes it instead of starting over', async () => {
-  const file = writePipeline(dir, 'restarted', `  - {name: only, iterations: 200, save_every_n: 1000, ${SLOW}}\n`);
+  // Long enough (~10 s on the graph engine) that the cancellation lands mid-stage even on a fast machine.
+  const file = writePipeline(dir, 'restarted', `  - {name: only, iterations: 1000, save_every_n: 100000, ${SLOW}}\n`);
   const plan = await loadPipeline(file);
   const first = await startPipeline(client(), plan);
   await waitForStatus(first.handle, (s) => (s.stages[0].iteration ?? 0) >= 5);
@@ -151,8 +152,9 @@ test('a cancelled run checkpoints its running stage; starting the pipeline again
   assert.equal(again.workflowId, first.workflowId);
   const result = await again.handle.result();
   const resumedFrom = result.stages[0].resumedFrom;
-  assert.ok(resumedFrom !== null && resumedFrom >= 5 && resumedFrom < 200, `resumed from ${resumedFrom}`);
-  assert.deepEqual(lossLog(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: 200 }, (_, i) => i));
+  assert.ok(resumedFrom !== null && resumedFrom >= 5 && resumedFrom < 1000, `resumed from ${resumedFrom}`);
+  assert.deepEqual(lossLog(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: 1000 }, (_, i) => i));
+  assert.equal(await adamSteps(result.stages[0].checkpoint), 1000, 'one optimiser step per iteration across the cancellation');
   const attached = await startPipeline(client(), plan);
   assert.equal(attached.completedBefore, true);
 });
