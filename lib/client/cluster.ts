@@ -19,6 +19,7 @@ import { UserError } from '../errors';
 import { clusterFromEnv } from '../server/connection';
 import { DevServerBusyError } from '../server/db-lock';
 import { isPortClash, startDevServer, type DevServer } from '../server/dev-server';
+import { processExists } from '../util/processes';
 import { modelDirHash } from './ids';
 
 export interface ThawCluster {
@@ -229,18 +230,9 @@ export async function readSharedCluster(stateDir: string): Promise<ThawCluster |
   return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.pid})`, 'shared-local', shared.uiUrl, stateDir);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function reachableRecord(stateDir: string): Promise<ServerRecord | null> {
   const record = readRecord(stateDir);
-  if (!record || record.stopped || !isAlive(record.pid)) return null;
+  if (!record || record.stopped || !processExists(record.pid)) return null;
   try {
     const probe = await Connection.connect({ address: record.address, connectTimeout: 2000 });
     await probe.close();
@@ -318,7 +310,7 @@ const TAKE_OVER_WAIT_MS = 60_000;
  * (null when its owner is still there, another thaw took over first, or the port is no longer free).
  */
 async function restartOrphaned(stateDir: string, address: string, uiUrl: string | undefined): Promise<DevServer | null> {
-  const runsIt = (r: ServerRecord | null) => r !== null && !r.stopped && isAlive(r.pid);
+  const runsIt = (r: ServerRecord | null) => r !== null && !r.stopped && processExists(r.pid);
   const record = readRecord(stateDir);
   if (runsIt(record) || (record && record.address !== address)) return null;
   const deadline = Date.now() + TAKE_OVER_WAIT_MS;

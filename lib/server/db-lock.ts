@@ -7,6 +7,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors';
+import { processExists } from '../util/processes';
 
 interface LockRecord {
   ownerPid: number;
@@ -29,16 +30,6 @@ function lockFileOf(dbFile: string): string {
   return `${dbFile}.pid`;
 }
 
-function isAlive(pid: number | undefined): pid is number {
-  if (!pid || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function readRecord(dbFile: string): LockRecord | undefined {
   try {
     const text = readFileSync(lockFileOf(dbFile), 'utf8').trim();
@@ -59,10 +50,10 @@ function isServerOf(pid: number, dbFile: string): boolean {
 }
 
 async function stopOrphan(pid: number | undefined, dbFile: string): Promise<void> {
-  if (!isAlive(pid) || !isServerOf(pid, dbFile)) return;
+  if (!processExists(pid) || !isServerOf(pid, dbFile)) return;
   process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(100);
-  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && processExists(pid); i++) await sleep(100);
+  if (processExists(pid)) process.kill(pid, 'SIGKILL');
 }
 
 /** Takes the database for this process; throws DevServerBusyError while another live thaw holds it. */
@@ -78,8 +69,8 @@ export async function lockDatabase(dbFile: string): Promise<void> {
     }
     const record = readRecord(dbFile);
     // Busy while a live thaw is starting its server or still has it running; a dead server's lock is stale.
-    const serverGone = record?.serverPid !== undefined && !isAlive(record.serverPid);
-    if (record && isAlive(record.ownerPid) && !serverGone) throw new DevServerBusyError(dbFile, record.ownerPid);
+    const serverGone = record?.serverPid !== undefined && !processExists(record.serverPid);
+    if (record && processExists(record.ownerPid) && !serverGone) throw new DevServerBusyError(dbFile, record.ownerPid);
     await stopOrphan(record?.serverPid, dbFile);
     rmSync(lockFileOf(dbFile), { force: true });
   }

@@ -175,13 +175,15 @@ function clashedPorts(err: unknown): number[] {
  * and UI, unless the caller fixed them) and the CLI's own (its HTTP API and metrics ports are random picks too).
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
-  const fixed = [options.port, options.uiPort].filter((p): p is number => p !== undefined);
+  const fixed = [options.port, options.ui ? options.uiPort : undefined].filter((p): p is number => p !== undefined);
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(options);
     } catch (err) {
-      const fixedTaken = clashedPorts(err).some((p) => fixed.includes(p)) || (isPortClash(err) && clashedPorts(err).length === 0 && fixed.length > 0);
-      if (!isPortClash(err) || fixedTaken || attempt >= 3) throw err;
+      if (!isPortClash(err) || attempt >= 3) throw err;
+      // Which port clashed, when the log says; when it does not, it may have been a fixed one.
+      const clashed = clashedPorts(err);
+      if (clashed.length === 0 ? fixed.length > 0 : clashed.some((p) => fixed.includes(p))) throw err;
     }
   }
 }

@@ -66,13 +66,15 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_R
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    let timedOut = false;
     const timer = setTimeout(() => {
+      timedOut = true;
       stderr += `\n[thaw ${args.join(' ')} still running after ${deadlineMs} ms: killed]\n`;
       child.kill('SIGKILL');
     }, deadlineMs);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      if (signal && !stderr.includes('still running after')) stderr += `\n[thaw ${args.join(' ')} ended by ${signal}]\n`;
+      if (signal && !timedOut) stderr += `\n[thaw ${args.join(' ')} ended by ${signal}]\n`;
       resolve({ code: code ?? -1, stdout, stderr });
     });
   });

@@ -82,7 +82,7 @@ export const runCommand: Command = {
         console.log(started.workflowId);
         return 0;
       }
-      const outcome = await follow(cluster, started.handle, out);
+      const outcome = await follow(cluster, started.handle, out, say);
       if (outcome.kind === 'interrupted') {
         say(cluster.kind === 'external' && !values.worker
           ? `Detached; the run continues on the cluster's workers. Reattach with: thaw run ${file}`
@@ -141,7 +141,7 @@ function describeStart(plan: Plan, started: Awaited<ReturnType<typeof startPipel
 type Outcome = { kind: 'completed'; result: PipelineResult } | { kind: 'failed'; message: string } | { kind: 'interrupted' };
 
 /** Shows live status until the run ends or Ctrl-C / SIGTERM arrives. */
-async function follow(cluster: ThawCluster, handle: PipelineHandle, out: LiveStatus | null): Promise<Outcome> {
+async function follow(cluster: ThawCluster, handle: PipelineHandle, out: LiveStatus | null, say: (line: string) => void): Promise<Outcome> {
   let settled: Outcome | null = null;
   // The result is a long poll: abort it when we stop following, or it outlives the connection.
   const stopPolling = new AbortController();
@@ -160,7 +160,7 @@ async function follow(cluster: ThawCluster, handle: PipelineHandle, out: LiveSta
   process.once('SIGTERM', interrupt);
   try {
     while (!settled && !interrupted) {
-      if (await cluster.takeOverIfOrphaned()) (out ? out.print.bind(out) : console.error)(TOOK_OVER);
+      if (await cluster.takeOverIfOrphaned()) say(TOOK_OVER);
       if (out) {
         const status = await queryStatus(handle, 3000);
         if (status && !settled) out.show(status);
