@@ -11,7 +11,7 @@ export { loadPipeline, parsePipeline } from './lib/pipeline/load';
 export type { DataConfig, NetworkConfig, Plan, StagePlan, TrainingSettings } from './lib/pipeline/plan';
 export {
   DEFAULT_TASK_QUEUES, editStageUpdate, pauseUpdate, progressSignal, resumeUpdate, statusQuery,
-} from './workflows/definitions';
+} from './contract';
 export type {
   PipelineOptions, PipelineResult, PipelineStatus, ProgressReport, StageEdit, StageStatus, StageSummary,
-} from './workflows/types';
+} from './contract';

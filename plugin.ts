@@ -15,7 +15,7 @@ import { SimplePlugin } from '@temporalio/plugin';
 import type { WorkerOptions, WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityOptions } from './activities';
 
-export { DEFAULT_TASK_QUEUES } from './workflows/definitions';
+export { DEFAULT_TASK_QUEUES } from './contract';
 export type { ActivityOptions } from './activities';
 export type { StorageSettings } from './lib/storage/settings';
 

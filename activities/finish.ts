@@ -4,16 +4,11 @@
  * checkpoint folder of the plan.
  */
 import path from 'node:path';
+import type { FinishRequest } from '../contract';
 import { writeFileAtomic } from '../lib/checkpoint/atomic-files';
 import { lossCurveFile, readLossLog, renderLossCurveSvg, writeLossCurve, type LossSeries } from '../lib/metrics';
 import { UserError } from '../lib/errors';
 import { writingInto } from './failures';
-
-export interface FinishRequest {
-  modelDir: string;
-  /** Stages in plan order, with the folder each one logs in. */
-  stages: Array<{ name: string; checkpointDir: string }>;
-}
 
 export interface FinishOptions {
   /** Environment that says where local copies of remote runs' metrics are (THAW_LOCAL_RUNS_DIR); default: this process'. */

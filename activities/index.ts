@@ -1,19 +1,19 @@
 /** The activities of thaw: thin wrappers over the core library (lib/), registered by the plugin. */
+import type { ThawActivities } from '../contract';
 import { settingsEnv, type StorageSettings } from '../lib/storage/settings';
 import { makeFinishPipeline } from './finish';
 import { preflight } from './preflight';
 import { makeTrainStage, type TrainStageOptions } from './train-stage';
 
-export type { TrainStageRequest, TrainStageResult } from './train-stage';
-export type { FinishRequest } from './finish';
-export type { PlanCheck } from './preflight';
+export type { FinishRequest, PlanCheck, ThawActivities, TrainStageRequest, TrainStageResult } from '../contract';
 
 export interface ActivityOptions extends Omit<TrainStageOptions, 'trainingEnv'> {
   /** Cache and local folders (default: THAW_CACHE_DIR, THAW_CACHE_MAX_BYTES, THAW_LOCAL_RUNS_DIR or their defaults). */
   storage?: StorageSettings;
 }
 
-export function createActivities(options: ActivityOptions = {}) {
+/** The implementations of the contract's activities (typed by it, so the workflow and they cannot drift apart). */
+export function createActivities(options: ActivityOptions = {}): ThawActivities {
   const env = settingsEnv(options.storage);
   return {
     preflight,
@@ -21,5 +21,3 @@ export function createActivities(options: ActivityOptions = {}) {
     finishPipeline: makeFinishPipeline({ env: Object.keys(env).length > 0 ? { ...process.env, ...env } : undefined }),
   };
 }
-
-export type ThawActivities = ReturnType<typeof createActivities>;

@@ -7,18 +7,15 @@
  * folder while it trains (lib/storage/lock.ts): a second run on the same model_dir fails at once, naming the holder.
  */
 import { CancelledFailure, Context } from '@temporalio/activity';
+import { progressSignal, type ProgressReport, type TrainStageRequest, type TrainStageResult } from '../contract';
 import { storageFor } from '../lib/storage';
 import { lockModelDir } from '../lib/storage/lock';
 import { runStage } from '../lib/training';
 import { DevicePool } from '../lib/training/devices';
-import type { StageProgress, StageResult, StageRunRequest } from '../lib/training/types';
-import { progressSignal } from '../workflows/definitions';
-import type { ProgressReport } from '../workflows/types';
+import type { StageProgress, StageResult } from '../lib/training/types';
 import { writingInto } from './failures';
 
-export type TrainStageRequest = StageRunRequest;
-/** The engine's result, plus which attempt of this activity produced it (retries after a worker died count). */
-export type TrainStageResult = StageResult & { attempt: number };
+export type { TrainStageRequest, TrainStageResult } from '../contract';
 
 export interface TrainStageOptions {
   /**

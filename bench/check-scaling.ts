@@ -8,7 +8,7 @@
  *
  *   npx tsx bench/check-scaling.ts [--sizes 125,250,500,1000,2000,8000,60000] [--repeat 3]
  *
- * Then the stage ordering and checkpoint folders alone (lib/pipeline/order.ts, folders.ts) beyond the limit, up to
+ * Then the stage ordering and checkpoint folders alone (lib/pipeline/dag.ts, folders.ts) beyond the limit, up to
  * 64,000 stages: the parts that were quadratic (a `find` per placed stage, copied sibling lists).
  *
  * The first part runs against an older checkout too (copy this file into that tree's bench/): it uses only `main`.
@@ -102,10 +102,10 @@ async function run(): Promise<void> {
 }
 
 async function orderingBeyondTheLimit(): Promise<void> {
-  let order: typeof import('../lib/pipeline/order');
+  let order: typeof import('../lib/pipeline/dag');
   let folders: typeof import('../lib/pipeline/folders');
   try {
-    order = await import('../lib/pipeline/order');
+    order = await import('../lib/pipeline/dag');
     folders = await import('../lib/pipeline/folders');
   } catch {
     return; // an older checkout
@@ -120,7 +120,7 @@ async function orderingBeyondTheLimit(): Promise<void> {
         after: i === 0 ? null : shape === 'chain' ? `s${i - 1}` : 's0',
       }));
       const t0 = process.hrtime.bigint();
-      const result = order.stageOrder(links.slice().reverse());
+      const result = order.topologicalOrder(links.slice().reverse());
       if (!('order' in result)) throw new Error('unexpected cycle');
       folders.checkpointFolders('/runs/x', links);
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;

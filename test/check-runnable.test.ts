@@ -9,10 +9,9 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { StageLink } from '../lib/pipeline/folders';
 import { MAX_ITERATIONS, MAX_STAGES } from '../lib/pipeline/limits';
 import { loadPipeline, parsePipeline } from '../lib/pipeline/load';
-import { stageOrder } from '../lib/pipeline/order';
+import { topologicalOrder, type StageLink } from '../lib/pipeline/dag';
 import { pipelineSchema } from '../lib/pipeline/schema';
 import type { PreflightReport } from '../lib/selection/preflight';
 import { runMainInProcess, type CliResult } from './helpers/cli';
@@ -206,7 +205,7 @@ describe('many stages: linear, and limited', () => {
   const links = (n: number, shape: 'chain' | 'fork'): StageLink[] =>
     Array.from({ length: n }, (_, i) => ({ name: `s${i}`, after: i === 0 ? null : shape === 'chain' ? `s${i - 1}` : 's0' }));
 
-  /** Reads of the stages array by stageOrder (a find per placed stage read n²/2 before). */
+  /** Reads of the stages array by topologicalOrder (a find per placed stage read n²/2 before). */
   function reads(stages: StageLink[]): number {
     let count = 0;
     const counted = new Proxy(stages, {
@@ -215,7 +214,7 @@ describe('many stages: linear, and limited', () => {
         return Reflect.get(target, key, receiver) as unknown;
       },
     });
-    const result = stageOrder(counted);
+    const result = topologicalOrder(counted);
     assert.ok('order' in result);
     return count;
   }
@@ -227,9 +226,9 @@ describe('many stages: linear, and limited', () => {
         assert.equal(reads(links(n, shape).reverse()), n);
       }
     }
-    const reversed = stageOrder(links(5, 'chain').reverse());
+    const reversed = topologicalOrder(links(5, 'chain').reverse());
     assert.deepEqual(reversed, { order: [4, 3, 2, 1, 0] });
-    assert.deepEqual(stageOrder([{ name: 'a', after: 'b' }, { name: 'b', after: 'a' }, { name: 'c', after: null }]), { cycle: ['a', 'b', 'a'] });
+    assert.deepEqual(topologicalOrder([{ name: 'a', after: 'b' }, { name: 'b', after: 'a' }, { name: 'c', after: null }]), { cycle: ['a', 'b', 'a'] });
   });
 
   const pipeline = (n: number, after: (i: number) => string) =>

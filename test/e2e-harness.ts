@@ -22,7 +22,7 @@ import type { Plan } from '../lib/pipeline/plan';
 import { startDevServer, type DevServer } from '../lib/server/dev-server';
 import { workflowsPath } from '../plugin';
 import { installTemporalLogLevel, startThawWorkers, type RunningWorkers, type ThawWorkerOptions } from '../worker';
-import type { PipelineOptions, PipelineResult, PipelineStatus } from '../workflows/types';
+import type { PipelineOptions, PipelineResult, PipelineStatus } from '../contract';
 import { RUNNING_DEADLINE_MS, runCli, spawnThaw, type RunningThaw } from './helpers/cli';
 
 export const REPO = path.resolve(__dirname, '..');

@@ -13,7 +13,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { writingInto } from '../activities/failures';
 import type { PipelineHandle } from '../lib/client/start';
-import { statusQuery } from '../workflows/definitions';
+import { statusQuery } from '../contract';
 import { serverForTestFile, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 const dir = tempDir('workflow-failures');

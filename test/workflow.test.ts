@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
-import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../workflows/definitions';
+import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../contract';
 import { adamSteps, serverForTestFile, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 const dir = tempDir('workflow');

@@ -1,6 +1,6 @@
 /** Changes to not-yet-started stages (the `editStage` update): checked and applied to a copy of the plan. Pure. */
 import type { Plan } from '../lib/pipeline/plan';
-import type { StageEdit, StageState } from './types';
+import type { StageEdit, StageState } from '../contract';
 
 /** Throws (rejecting the update before it is accepted) when the edit cannot apply. */
 export function validateEdit(plan: Plan, state: (stage: string) => StageState | undefined, edit: StageEdit): void {

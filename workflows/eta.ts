@@ -1,4 +1,5 @@
 /** Time-to-finish estimates from the latest progress reports. Pure (runs inside the workflow's status query). */
+import { childrenOf, roots } from '../lib/pipeline/dag';
 import type { StagePlan } from '../lib/pipeline/plan';
 
 export interface StageProgressView {
@@ -13,13 +14,12 @@ export interface StageProgressView {
  */
 export function pipelineEtaSeconds(stages: readonly StagePlan[], view: (stage: string) => StageProgressView, itPerSec: number | null): number | null {
   if (!itPerSec || itPerSec <= 0) return null;
-  const children = (name: string | null) => stages.filter((s) => s.after === name);
   const longest = (name: string): number => {
     const own = view(name);
-    const below = Math.max(0, ...children(name).map((c) => longest(c.name)));
+    const below = Math.max(0, ...childrenOf(stages, name).map((c) => longest(c.name)));
     return (own.done ? 0 : own.remaining) + below;
   };
-  const total = Math.max(0, ...children(null).map((r) => longest(r.name)));
+  const total = Math.max(0, ...roots(stages).map((r) => longest(r.name)));
   return total / itPerSec;
 }
 

@@ -1,5 +1,5 @@
 /** Human output of runs: progress bars of running stages, the stage table and the end-of-run summary. */
-import type { PipelineResult, PipelineStatus, StageStatus } from '../../workflows/types';
+import type { PipelineResult, PipelineStatus, StageStatus } from '../../contract';
 import { formatTable } from '../util/text-table';
 
 export function formatDuration(seconds: number | null): string {

@@ -4,7 +4,7 @@
  * numbers changes, and at most every `plainEverySeconds` otherwise (log files stay readable).
  */
 import { statusLines } from './format';
-import type { PipelineStatus } from '../../workflows/types';
+import type { PipelineStatus } from '../../contract';
 
 export class LiveStatus {
   private drawn = 0;

@@ -7,8 +7,7 @@ import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@tempor
 import { UserError } from '../errors';
 import type { ThawCluster } from './cluster';
 import type { runPipeline } from '../../workflows/pipeline';
-import { statusQuery } from '../../workflows/definitions';
-import type { PipelineResult, PipelineStatus } from '../../workflows/types';
+import { statusQuery, type PipelineResult, type PipelineStatus } from '../../contract';
 import { WORKFLOW_TYPE } from './ids';
 import type { PipelineHandle, RunMemo } from './start';
 import { runQueues, unpolledQueues, type QueueWorkers } from './workers';

@@ -11,9 +11,9 @@ import { UserError } from '../errors';
 import { loadPipeline } from '../pipeline/load';
 import { storageFor } from '../storage';
 import type { Plan } from '../pipeline/plan';
-import { DEFAULT_TASK_QUEUES } from '../../workflows/definitions';
+import { DEFAULT_TASK_QUEUES } from '../../contract';
 import type { runPipeline } from '../../workflows/pipeline';
-import type { PipelineOptions } from '../../workflows/types';
+import type { PipelineOptions } from '../../contract';
 import { workflowIdFor, WORKFLOW_TYPE } from './ids';
 
 export type PipelineHandle = WorkflowHandle<typeof runPipeline>;

@@ -4,7 +4,7 @@
  * stop; a poller whose last poll is older than a long poll (about a minute) plus slack is counted as gone.
  */
 import type { ConnectionLike } from '@temporalio/client';
-import { DEFAULT_TASK_QUEUES } from '../../workflows/definitions';
+import { DEFAULT_TASK_QUEUES } from '../../contract';
 
 /** temporal.api.enums.v1.TaskQueueType (not imported: @temporalio/proto is no direct dependency of thaw). */
 const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 } as const;

@@ -5,10 +5,7 @@
  * branches never write to the same folder. A single root stage uses model_dir itself; several roots each get a branch
  * folder. Pure string logic: also used where Node's `path` is not available.
  */
-export interface StageLink {
-  name: string;
-  after: string | null;
-}
+import { childrenByParent, type StageLink } from './dag';
 
 /** Joins a local path or an s3:// URL with more segments. */
 export function joinDir(base: string, ...parts: string[]): string {
@@ -17,11 +14,10 @@ export function joinDir(base: string, ...parts: string[]): string {
 
 /** Checkpoint folder of every stage; `stages` must be in topological order. */
 export function checkpointFolders(modelDir: string, stages: readonly StageLink[]): Map<string, string> {
-  const children = new Map<string | null, number>();
-  for (const s of stages) children.set(s.after, (children.get(s.after) ?? 0) + 1);
+  const children = childrenByParent(stages);
   const folders = new Map<string, string>();
   for (const s of stages) {
-    const siblings = children.get(s.after) ?? 0;
+    const siblings = children.get(s.after)?.length ?? 0;
     const parentFolder = s.after === null ? modelDir : folders.get(s.after);
     if (parentFolder === undefined) throw new Error(`stage ${s.name} comes before its parent ${s.after}`);
     folders.set(s.name, siblings > 1 ? joinDir(modelDir, 'branches', s.name) : parentFolder);

@@ -20,7 +20,7 @@ import {
   SETTING_KEYS,
 } from './defaults';
 import { checkpointFolders } from './folders';
-import { stageOrder } from './order';
+import { topologicalOrder } from './dag';
 import {
   MAX_ITERATIONS, MAX_MODEL_DIR_BYTES, MAX_PATH_SEGMENT_BYTES, MAX_PIPELINE_BYTES, MAX_PROBLEMS, MAX_STAGES,
 } from './limits';
@@ -255,7 +255,7 @@ function buildPlan(raw: Raw, file: string, problems: Problems): Built | null {
     data: stageData(raw.data as Raw | undefined, s.data as Raw | undefined, baseDir, ['stages', i], problems),
   }));
   checkNames(stages, problems);
-  const order = topologicalOrder(stages, problems);
+  const order = orderOrReportCycle(stages, problems);
   if (!order || modelDir === null) return null;
   const ordered = order.map((i) => stages[i]);
   const folders = checkpointFolders(modelDir, ordered);
@@ -417,9 +417,9 @@ function validParents(stage: StagePlan, names: readonly string[]): string {
 }
 
 /** Parents before children, otherwise in file order, as indices into `stages`; null (with a problem) on a cycle. */
-function topologicalOrder(stages: StagePlan[], problems: Problems): number[] | null {
+function orderOrReportCycle(stages: StagePlan[], problems: Problems): number[] | null {
   if (problems.any()) return null;
-  const result = stageOrder(stages);
+  const result = topologicalOrder(stages);
   if ('order' in result) return result.order;
   const at = stages.findIndex((s) => s.name === result.cycle[0]);
   problems.at(['stages', at, 'after'], `the stages ${result.cycle.join(' → ')} form a cycle through "after": one of them must start from another stage or from scratch (after: null)`);

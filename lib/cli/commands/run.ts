@@ -20,7 +20,7 @@ import type { Plan } from '../../pipeline/plan';
 import { usesExternalCluster } from '../../server/connection';
 import { installSdkLogs, sdkLogFile } from '../../server/sdk-logs';
 import { startThawWorkers, type RunningWorkers } from '../../../worker';
-import type { PipelineResult } from '../../../workflows/types';
+import type { PipelineResult } from '../../../contract';
 import { parseCommandArgs, parseNumberFlag, UsageError, type Command } from '../command';
 
 export const runCommand: Command = {

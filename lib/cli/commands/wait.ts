@@ -9,7 +9,7 @@ import { withRun } from '../../client/run-arg';
 import { describeOrNotFound, failureMessage, handleOf, resultOf } from '../../client/runs';
 import type { RunMemo } from '../../client/start';
 import { describeUnpolled, runQueues, unpolledQueues } from '../../client/workers';
-import type { PipelineResult } from '../../../workflows/types';
+import type { PipelineResult } from '../../../contract';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
 /** How often a waiting `thaw wait` checks that workers still poll the run's queues. */

@@ -1,9 +1,65 @@
 /**
- * What travels between the client, the runPipeline workflow and its activities: plain JSON only (paths, names,
- * metrics), never tensors.
+ * The contract between thaw's workflow and its activities (and the clients that start and follow runs): what travels
+ * between them (plain JSON only: paths, names, metrics, never tensors), the activities' signatures, the workflow's
+ * queries, signals and updates, the task queues and the failure types the workflow ends with. workflows/ and
+ * activities/ both import this module and never each other, so either side can change inside without the other.
+ * Safe to import from workflow code (it is bundled into the workflow sandbox) and from Node code alike.
  */
-import type { Plan } from '../lib/pipeline/plan';
-import type { PlanCheck } from '../activities/preflight';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Plan } from './lib/pipeline/plan';
+import type { PreflightReport, StageReport } from './lib/selection';
+import type { StageResult, StageRunRequest } from './lib/training/types';
+
+export const DEFAULT_TASK_QUEUES = { cpu: 'thaw-cpu', gpu: 'thaw-gpu' } as const;
+export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30;
+
+/** Types of the ApplicationFailures a pipeline run ends with (besides the activities' own user error types). */
+export const FAILURE_TYPES = {
+  /** Preflight found errors in the pipeline (or in an edit of it); details: the problems. */
+  preflightRefused: 'PreflightRefused',
+  /** Preflight's report lacks a stage of the plan it checked. */
+  preflightIncomplete: 'PreflightIncomplete',
+  /** One or more stages failed; details: the summaries of the stages that finished. */
+  stageFailed: 'StageFailed',
+} as const;
+
+// ---- Activities ---------------------------------------------------------------------------------------------------
+
+/** What preflight reports back to the workflow: its report without the per-variable listing (only `thaw check` shows it). */
+export interface PlanCheck extends Omit<PreflightReport, 'stages'> {
+  stages: Array<Omit<StageReport, 'variables'>>;
+}
+
+export type TrainStageRequest = StageRunRequest;
+/** The engine's result, plus which attempt of this activity produced it (retries after a worker died count). */
+export type TrainStageResult = StageResult & { attempt: number };
+
+export interface FinishRequest {
+  modelDir: string;
+  /** Stages in plan order, with the folder each one logs in. */
+  stages: Array<{ name: string; checkpointDir: string }>;
+}
+
+/** The activities the workflow schedules, by name (preflight and finishPipeline on the cpu queue, trainStage on gpu). */
+export interface ThawActivities {
+  preflight(plan: Plan): Promise<PlanCheck>;
+  trainStage(request: TrainStageRequest): Promise<TrainStageResult>;
+  /** Draws the loss curve; returns the path of the picture. */
+  finishPipeline(request: FinishRequest): Promise<string>;
+}
+
+// ---- The workflow's messages --------------------------------------------------------------------------------------
+
+export const statusQuery = defineQuery<PipelineStatus>('status');
+/** Sent by the trainStage activity (through the worker's client) a few times a minute: workflows cannot read heartbeats. */
+export const progressSignal = defineSignal<[ProgressReport]>('progress');
+/** Running stages checkpoint and stop; returns once they have. Nothing is lost. */
+export const pauseUpdate = defineUpdate<PipelineStatus>('pause');
+export const resumeUpdate = defineUpdate<PipelineStatus>('resume');
+/** Changes lr or vars_to_freeze of a stage that has not started; refused unless preflight accepts the result. */
+export const editStageUpdate = defineUpdate<PipelineStatus, [StageEdit]>('editStage');
+
+// ---- What travels -------------------------------------------------------------------------------------------------
 
 export type StageState = 'pending' | 'running' | 'paused' | 'done' | 'failed' | 'skipped' | 'cancelled';
 export type PipelineState = 'preflight' | 'running' | 'paused' | 'finishing' | 'completed' | 'failed' | 'refused' | 'cancelled';
