@@ -10,7 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import './helpers/temporal';
+import { openCluster } from '../lib/client/cluster';
+import { resultOf, surviveServerLoss } from '../lib/client/runs';
 import { startPipeline } from '../lib/client/start';
+import { startThawWorkers } from '../worker';
 import { loadPipeline } from '../lib/pipeline/load';
 import { DevServerBusyError } from '../lib/server/db-lock';
 import { startDevServer } from '../lib/server/dev-server';
@@ -238,4 +241,32 @@ test('thaw server: serves other shells at the address it prints, keeps runs in i
   assert.deepEqual((JSON.parse(again.stdout) as Array<{ workflowId: string; status: string }>).map((r) => [r.workflowId, r.status]), [[workflowId, 'RUNNING']]);
   server.child.kill('SIGTERM');
   assert.equal(await exitWithin(server, 'after SIGTERM'), 0, server.output());
+});
+
+test('a thaw sharing a local server whose owner stops it before the sharer starts its workers takes the server over, and the run completes', { timeout: 240_000 }, async (t) => {
+  // The race a CI run hit: a second `thaw run` connected to the first one's server, then the first finished and
+  // stopped it, and the second's worker start failed with "Namespace default was not found ... tcp connect error".
+  const dir = tempDir();
+  const stateDir = path.join(dir, 'state');
+  const owner = await openCluster({ stateDir });
+  const sharer = await openCluster({ stateDir });
+  t.after(() => sharer.close());
+  assert.equal(owner.kind, 'owned-local');
+  assert.equal(sharer.kind, 'shared-local');
+  await owner.close();
+
+  let tookOver = 0;
+  const onTakeOver = () => tookOver++;
+  const workers = await surviveServerLoss(sharer, async () => startThawWorkers({ connection: await sharer.nativeConnection(), namespace: sharer.namespace, concurrency: 1 }), { onTakeOver });
+  t.after(async () => {
+    workers.shutdown();
+    await workers.done.catch(() => undefined);
+  });
+  assert.equal(tookOver, 1);
+  assert.equal(sharer.kind, 'owned-local');
+  const plan = await loadPipeline(writePipeline(dir, 'orphan', '  - {name: only, iterations: 2}\n'));
+  const { handle } = await startPipeline(sharer.client, plan);
+  const result = await resultOf(sharer, handle, new AbortController().signal, onTakeOver);
+  assert.deepEqual(result.stages.map((s) => [s.stage, s.endIteration]), [['only', 2]]);
+  assert.equal(tookOver, 1, 'one take-over');
 });

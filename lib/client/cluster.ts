@@ -85,6 +85,20 @@ export class NoEmbeddedServerError extends UserError {
   }
 }
 
+/**
+ * The server is not there (stopped, or restarting): a gRPC UNAVAILABLE anywhere in the chain of causes, or the
+ * worker library's TransportError for a refused connection (it carries no gRPC code).
+ */
+export function isServerGone(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown; name?: unknown; message?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === GRPC_UNAVAILABLE) return true;
+    if (e.name === 'TransportError' && typeof e.message === 'string' && /tcp connect error|Connection refused|Unavailable/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+const GRPC_UNAVAILABLE = 14;
+
 /** Root of the per-model_dir state folders. */
 export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.THAW_STATE_HOME) return path.resolve(env.THAW_STATE_HOME);
@@ -144,7 +158,7 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
 
   const stateDir = path.resolve(options.stateDir);
   const inspect = options.purpose === 'inspect';
-  const shared = await readSharedCluster(stateDir);
+  const shared = await readSharedCluster(stateDir).catch(goneIsNull);
   if (shared) return shared;
   if (inspect && !existsSync(path.join(stateDir, DB_FILE))) throw new NoEmbeddedServerError('no run', stateDir);
   mkdirSync(stateDir, { recursive: true });
@@ -217,10 +231,16 @@ async function startOrShare(stateDir: string, options: OpenClusterOptions): Prom
     } catch (err) {
       if (!(err instanceof DevServerBusyError) || Date.now() > deadline) throw err;
     }
-    const shared = await readSharedCluster(stateDir);
+    const shared = await readSharedCluster(stateDir).catch(goneIsNull);
     if (shared) return shared;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+/** A shared server that went away between the probe and the connection (its owner just ended) is no shared server. */
+function goneIsNull(err: unknown): null {
+  if (isServerGone(err)) return null;
+  throw err;
 }
 
 /** The local dev server another thaw process runs on this state folder, or null when there is none. */

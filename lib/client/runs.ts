@@ -5,7 +5,7 @@
  */
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { UserError } from '../errors';
-import type { ThawCluster } from './cluster';
+import { isServerGone, type ThawCluster } from './cluster';
 import type { runPipeline } from '../../workflows/pipeline';
 import { statusQuery, type PipelineResult, type PipelineStatus } from '../../contract';
 import { WORKFLOW_TYPE } from './ids';
@@ -87,32 +87,28 @@ export async function queryStatus(handle: PipelineHandle, timeoutMs: number): Pr
   }
 }
 
-/** A gRPC UNAVAILABLE anywhere in the chain of causes: the server is not there (stopped, or restarting). */
-export function isServerGone(err: unknown): boolean {
-  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.code === GRPC_UNAVAILABLE) return true;
-  }
-  return false;
-}
-
-const GRPC_UNAVAILABLE = 14;
-/** Times the result is asked for again after the local server went away (each after a take-over attempt). */
-const RESULT_RETRIES_AFTER_SERVER_LOSS = 3;
+/** Times a step is tried again after the local server went away (each after a take-over attempt). */
+const RETRIES_AFTER_SERVER_LOSS = 3;
 
 /**
- * The run's result. When the local server goes away while we wait (the thaw that ran it ended: a second `thaw run`
- * of the pipeline, or a `thaw wait`, was following), this process takes the server over and asks again, so the run
- * is seen to end rather than lost to a connection error.
+ * Runs one step against the cluster. When the shared local server goes away under it (the thaw that ran it ended
+ * while this one started workers, started the run or awaited its result), this process takes the server over (or
+ * finds that another thaw did) and tries the step again, so the run is not lost to a connection error.
  */
-export async function resultOf(cluster: ThawCluster, handle: PipelineHandle, signal: AbortSignal): Promise<PipelineResult> {
+export async function surviveServerLoss<T>(cluster: ThawCluster, step: () => Promise<T>, options: { signal?: AbortSignal; onTakeOver?: () => void } = {}): Promise<T> {
   for (let retries = 0; ; retries++) {
     try {
-      return await cluster.connection.withAbortSignal(signal, () => handle.result());
+      return await step();
     } catch (err) {
-      if (signal.aborted || cluster.kind === 'external' || !isServerGone(err) || retries >= RESULT_RETRIES_AFTER_SERVER_LOSS) throw err;
-      await cluster.takeOverIfOrphaned();
+      if (options.signal?.aborted || cluster.kind === 'external' || !isServerGone(err) || retries >= RETRIES_AFTER_SERVER_LOSS) throw err;
+      if (await cluster.takeOverIfOrphaned()) options.onTakeOver?.();
     }
   }
+}
+
+/** The run's result, awaited across a take-over of the local server (see surviveServerLoss). */
+export function resultOf(cluster: ThawCluster, handle: PipelineHandle, signal: AbortSignal, onTakeOver?: () => void): Promise<PipelineResult> {
+  return surviveServerLoss(cluster, () => cluster.connection.withAbortSignal(signal, () => handle.result()), { signal, onTakeOver });
 }
 
 /** The message of the innermost cause of a run's failure. */

@@ -12,7 +12,7 @@ import { openCluster, readSharedCluster, recordModelDir, runLogFile, stateDirFor
 import { summaryTable } from '../../client/format';
 import { workflowIdFor } from '../../client/ids';
 import { LiveStatus } from '../../client/live';
-import { failureMessage, queryStatus, resultOf } from '../../client/runs';
+import { failureMessage, queryStatus, resultOf, surviveServerLoss } from '../../client/runs';
 import { startPipeline, type PipelineHandle } from '../../client/start';
 import { UserError } from '../../errors';
 import { loadPipeline } from '../../pipeline/load';
@@ -65,18 +65,20 @@ export const runCommand: Command = {
     const cluster = await openCluster({ stateDir, ui: true });
     let workers: RunningWorkers | null = null;
     try {
+      // The owner of a shared server may end between our connecting and these steps: then we take it over.
+      const tookOver = () => say(TOOK_OVER);
       if (cluster.kind !== 'external' || values.worker) {
-        workers = await startThawWorkers({
+        workers = await surviveServerLoss(cluster, async () => startThawWorkers({
           connection: await cluster.nativeConnection(),
           namespace: cluster.namespace,
           concurrency,
           activities: { onTrainingLog: (line) => say(`  ${line}`) },
-        });
+        }), { onTakeOver: tookOver });
       }
-      const started = await startPipeline(cluster.client, plan, {
+      const started = await surviveServerLoss(cluster, () => startPipeline(cluster.client, plan, {
         options: heartbeat === undefined ? undefined : { heartbeatTimeoutSeconds: heartbeat },
         restart: values.restart,
-      });
+      }), { onTakeOver: tookOver });
       say(describeStart(plan, started, cluster));
       if (values.detach) {
         console.log(started.workflowId);
@@ -145,7 +147,7 @@ async function follow(cluster: ThawCluster, handle: PipelineHandle, out: LiveSta
   let settled: Outcome | null = null;
   // The result is a long poll: abort it when we stop following, or it outlives the connection.
   const stopPolling = new AbortController();
-  const result = resultOf(cluster, handle, stopPolling.signal).then(
+  const result = resultOf(cluster, handle, stopPolling.signal, () => say(TOOK_OVER)).then(
     (r): Outcome => ({ kind: 'completed', result: r }),
     (err): Outcome => ({ kind: 'failed', message: failureMessage(err) }),
   );

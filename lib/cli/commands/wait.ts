@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TOOK_OVER } from '../../client/cluster';
 import { summaryTable } from '../../client/format';
 import { withRun } from '../../client/run-arg';
-import { describeOrNotFound, failureMessage, handleOf, resultOf } from '../../client/runs';
+import { describeOrNotFound, failureMessage, handleOf, resultOf, surviveServerLoss } from '../../client/runs';
 import type { RunMemo } from '../../client/start';
 import { describeUnpolled, runQueues, unpolledQueues } from '../../client/workers';
 import type { PipelineResult } from '../../../contract';
@@ -38,17 +38,18 @@ export const waitCommand: Command = {
     const keepWaiting = values['keep-waiting'];
     return withRun(positionals[0], async ({ cluster, workflowId, where }) => {
       const handle = handleOf(cluster.client, workflowId);
-      const described = await describeOrNotFound(handle, where);
+      const tookOver = () => console.error(TOOK_OVER);
+      const described = await surviveServerLoss(cluster, () => describeOrNotFound(handle, where), { onTakeOver: tookOver });
       const memo = (described.memo ?? {}) as Partial<RunMemo>;
       const queues = runQueues(described.taskQueue, memo.gpu_task_queue);
       const stop = new AbortController();
       let outcome: { result: PipelineResult } | { error: unknown } | null = null;
-      const ended = resultOf(cluster, handle, stop.signal).then((result) => (outcome = { result }), (error: unknown) => (outcome = { error }));
+      const ended = resultOf(cluster, handle, stop.signal, tookOver).then((result) => (outcome = { result }), (error: unknown) => (outcome = { error }));
       let warned = false;
       try {
         let unpolledSince: number | null = null;
         while (!outcome) {
-          if (await cluster.takeOverIfOrphaned()) console.error(TOOK_OVER);
+          if (await cluster.takeOverIfOrphaned()) tookOver();
           let delay = CHECK_EVERY_MS;
           if (described.status.name === 'RUNNING') {
             const unpolled = await unpolledQueues(cluster.client.connection, cluster.namespace, queues);
