@@ -9,7 +9,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { startPipeline, type PipelineHandle } from '../lib/client/start';
+import { listIterations } from '../lib/checkpoint';
 import { loadPipeline } from '../lib/pipeline/load';
+import { LOCK_FILE } from '../lib/storage/lock';
 import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../contract';
 import { adamSteps, serverForTestFile, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
@@ -146,13 +148,17 @@ test('a cancelled run checkpoints its running stage; starting the pipeline again
   await waitForStatus(first.handle, (s) => (s.stages[0].iteration ?? 0) >= 5);
   await first.handle.cancel();
   await assert.rejects(first.handle.result(), /cancelled/i);
+  // The run ends only once its stage has checkpointed and let go of the folder: nothing trains there any more.
+  const atCancel = await listIterations(plan.model_dir);
+  assert.equal(atCancel.length, 1, `one checkpoint, the stage's at its iteration, when the run has ended: [${atCancel}]`);
+  assert.ok(atCancel[0] >= 5 && atCancel[0] < 1000, `checkpoint at ${atCancel[0]}`);
+  assert.equal(existsSync(path.join(plan.model_dir, LOCK_FILE)), false, 'the training lock is released');
   const again = await startPipeline(client(), plan);
   assert.equal(again.attached, false);
   assert.equal(again.previousRun, 'CANCELLED');
   assert.equal(again.workflowId, first.workflowId);
   const result = await again.handle.result();
-  const resumedFrom = result.stages[0].resumedFrom;
-  assert.ok(resumedFrom !== null && resumedFrom >= 5 && resumedFrom < 1000, `resumed from ${resumedFrom}`);
+  assert.equal(result.stages[0].resumedFrom, atCancel[0], 'resumed from the checkpoint the cancellation wrote');
   assert.deepEqual(lossLog(plan.model_dir, 'only').map((e) => e.iteration), Array.from({ length: 1000 }, (_, i) => i));
   assert.equal(await adamSteps(result.stages[0].checkpoint), 1000, 'one optimiser step per iteration across the cancellation');
   const attached = await startPipeline(client(), plan);

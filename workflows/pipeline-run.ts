@@ -14,6 +14,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import { FAILURE_TYPES, type PipelineInput, type PipelineResult, type PipelineStatus, type PlanCheck, type StageEdit } from '../contract';
@@ -23,6 +24,9 @@ import { applyEdit } from './edits';
 import { failureText, problemText } from './failure-text';
 import { PipelineRunState } from './run-state';
 import { pipelineStatus } from './status';
+
+/** Runs cancelled before this change ended without waiting for their stages; replaying them must not wait either. */
+const PATCH_CANCEL_WAITS_FOR_STAGES = 'cancel-waits-for-stages';
 
 export class PipelineRun {
   readonly state: PipelineRunState;
@@ -153,9 +157,17 @@ export class PipelineRun {
     return { name: plan.name, modelDir: plan.model_dir, stages: summaries, lossCurve: this.state.lossCurve };
   }
 
+  /**
+   * The cancellation reaches every scope at once, and the race in execute() rejects before the trainings have
+   * stopped. Running stages write a checkpoint at their iteration before they confirm: the run ends only once they
+   * have, so that a run started right after it resumes from those checkpoints (and never trains beside the old one).
+   */
   private async finishAfterCancel(): Promise<void> {
     this.state.enter('cancelled');
-    await CancellationScope.nonCancellable(() => this.writeLossCurve());
+    await CancellationScope.nonCancellable(async () => {
+      if (patched(PATCH_CANCEL_WAITS_FOR_STAGES)) await condition(() => this.state.count('running') === 0);
+      await this.writeLossCurve();
+    });
   }
 
   /** The loss curve is a convenience: failing to draw it does not fail the pipeline. */
