@@ -13,6 +13,7 @@ import { listIterations } from '../lib/checkpoint';
 import { loadPipeline } from '../lib/pipeline/load';
 import { LOCK_FILE } from '../lib/storage/lock';
 import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../contract';
+import { runPython } from './helpers/python';
 import { adamSteps, serverForTestFile, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 const dir = tempDir('workflow');
@@ -22,6 +23,13 @@ async function saveHistory(handle: PipelineHandle, name: string): Promise<void> 
   if (!process.env.THAW_SAVE_HISTORIES) return;
   const history = await handle.fetchHistory();
   writeFileSync(path.join(__dirname, 'histories', `${name}.json`), JSON.stringify(history));
+}
+
+/** A jobs file for a test/python tool that reads its jobs from JSON. */
+function writeJobs(folder: string, jobs: unknown[]): string {
+  const file = path.join(folder, `jobs-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(jobs));
+  return file;
 }
 
 function lossLog(modelDir: string, stage: string): Array<{ iteration: number; loss: number }> {
@@ -163,6 +171,32 @@ test('a cancelled run checkpoints its running stage; starting the pipeline again
   assert.equal(await adamSteps(result.stages[0].checkpoint), 1000, 'one optimiser step per iteration across the cancellation');
   const attached = await startPipeline(client(), plan);
   assert.equal(attached.completedBefore, true);
+});
+
+test('a failed run started again keeps its finished stage and trains the failed one once its cause is fixed', async () => {
+  // b fails on files that are no NIfTI; the user replaces them (the YAML is unchanged) and starts the pipeline again.
+  const scans = path.join(dir, 'fixable');
+  mkdirSync(scans, { recursive: true });
+  const pair = { image: path.join(scans, 'case.nii'), label: path.join(scans, 'case_seg.nii') };
+  for (const f of Object.values(pair)) writeFileSync(f, 'not a NIfTI file\n');
+  const file = writePipeline(dir, 'refail', `  - {name: a, iterations: 4}\n  - {name: b, iterations: 3, data: {kind: nifti, images: 'fixable/*.nii', label_suffix: _seg, spatial_size: [8, 8]}}\n`);
+  const plan = await loadPipeline(file);
+  const first = await startPipeline(client(), plan);
+  await assert.rejects(first.handle.result(), (err: WorkflowFailedError) => /stage b: DataError: .*fixable\/case\.nii/.test((err.cause as Error).message));
+  const aCheckpoint = path.join(plan.model_dir, 'models', 'model.ckpt-4');
+  const aBytes = ['index', 'data-00000-of-00001'].map((ext) => readFileSync(`${aCheckpoint}.${ext}`));
+
+  await runPython('nifti_tools.py', [writeJobs(dir, [{ kind: 'write_pair', ...pair, shape: [12, 12, 1], classes: 2 }])]);
+  const again = await startPipeline(client(), plan);
+  assert.equal(again.attached, false);
+  assert.equal(again.previousRun, 'FAILED');
+  const result = await again.handle.result();
+  assert.deepEqual(
+    result.stages.map((s) => [s.stage, s.startIteration, s.endIteration, s.resumedFrom, s.checkpoint]),
+    [['a', 0, 4, 4, aCheckpoint], ['b', 4, 7, null, path.join(plan.model_dir, 'models', 'model.ckpt-7')]],
+  );
+  assert.deepEqual(['index', 'data-00000-of-00001'].map((ext) => readFileSync(`${aCheckpoint}.${ext}`)), aBytes, 'a is kept as it was, not trained again');
+  assert.deepEqual(await listIterations(plan.model_dir), [4, 5, 7], 'a\'s end, b\'s periodic (save_every_n 5) and b\'s end');
 });
 
 test('a user error in training fails its stage at once (no retries), skips its children, and names the type', async () => {

@@ -10,6 +10,8 @@ Jobs:
   {"kind": "write_spatial", "file": NIfTI, "affine": 4x4, "qform_code": int, "sform_code": int}
       -> writes a small int16 image placed by `affine` through the qform and/or sform only (code 0: that one unset)
          and returns what nibabel reads back as img.affine
+  {"kind": "write_pair", "image": NIfTI, "label": NIfTI, "shape": [X, Y, Z], "classes": int}
+      -> writes a float32 image and a uint8 label map (values 0..classes-1) of that shape; returns the shape
   {"kind": "test_data"}
       -> {"dir": nibabel's own test data folder (small public NIfTI files), "files": its .nii / .nii.gz names}
 """
@@ -63,13 +65,21 @@ def job_write_spatial(job):
     return {"affine": nib.load(job["file"]).affine.tolist()}
 
 
+def job_write_pair(job):
+    shape = tuple(job["shape"])
+    rng = np.random.default_rng(0)
+    nib.save(nib.Nifti1Image(rng.normal(size=shape).astype(np.float32), np.eye(4)), job["image"])
+    nib.save(nib.Nifti1Image(rng.integers(0, job["classes"], size=shape).astype(np.uint8), np.eye(4)), job["label"])
+    return {"shape": list(shape)}
+
+
 def job_test_data(_job):
     folder = os.path.join(os.path.dirname(nib.__file__), "tests", "data")
     names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(folder, "*.nii*")) if not f.endswith(".dconn.nii"))
     return {"dir": folder, "files": names}
 
 
-JOBS = {"describe": job_describe, "compare": job_compare, "write_spatial": job_write_spatial, "test_data": job_test_data}
+JOBS = {"describe": job_describe, "compare": job_compare, "write_spatial": job_write_spatial, "write_pair": job_write_pair, "test_data": job_test_data}
 
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:
