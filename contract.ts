@@ -23,6 +23,21 @@ export const FAILURE_TYPES = {
   stageFailed: 'StageFailed',
 } as const;
 
+/**
+ * The innermost cause of a failure chain (WorkflowFailedError → ActivityFailure → ApplicationFailure → …) and the
+ * first failure type met on the way: what the workflow records for a failed stage and what the CLI says. Pure.
+ */
+export function innermostFailure(err: unknown): { message: string; type?: string } {
+  let e = err as { message?: string; cause?: unknown; type?: string | null } | undefined;
+  let type: string | undefined;
+  while (e) {
+    type ??= e.type ?? undefined;
+    if (!(e.cause as { message?: string } | undefined)?.message) break;
+    e = e.cause as typeof e;
+  }
+  return { message: e?.message ?? String(err), type };
+}
+
 // ---- Activities ---------------------------------------------------------------------------------------------------
 
 /** What preflight reports back to the workflow: its report without the per-variable listing (only `thaw check` shows it). */

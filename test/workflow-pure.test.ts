@@ -1,9 +1,14 @@
-/** The workflow's pure helpers: ETA over the DAG and stage edits (no server needed). */
+/** The workflow's pure helpers: ETA over the DAG, stage edits and failure text (no server needed). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
+import { FAILURE_TYPES } from '../contract';
+import { failureMessage } from '../lib/client/runs';
 import { parsePipeline } from '../lib/pipeline/load';
 import { applyEdit, validateEdit } from '../workflows/edits';
 import { pipelineEtaSeconds } from '../workflows/eta';
+import { failureText } from '../workflows/failure-text';
 
 const plan = parsePipeline(
   `name: p
@@ -40,4 +45,19 @@ test('edits: only stages that have not started, valid values, applied to a copy'
   assert.deepEqual(edited.stages[1].vars_to_freeze, ['x']);
   assert.equal(plan.stages[1].settings.lr, 0.001, 'the original plan is untouched');
   assert.deepEqual(applyEdit(plan, { stage: 'fast', vars_to_freeze: null }).stages[2].vars_to_freeze, null);
+});
+
+test('failure text: the workflow and the CLI read the innermost cause of the same Temporal failure chains', () => {
+  // Chains as the SDK builds them: a stage's user error inside its ActivityFailure, a run's failure inside the
+  // client's WorkflowFailedError, a cancellation.
+  const userError = ApplicationFailure.nonRetryable('/data/case.nii: too short for a NIfTI header (17 bytes)', 'DataError');
+  const activity = new ActivityFailure('activity failed', 'trainStage', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker', userError);
+  assert.equal(failureText(activity), 'DataError: /data/case.nii: too short for a NIfTI header (17 bytes)');
+  const run = ApplicationFailure.nonRetryable('pipeline p failed:\n  stage a: DataError: …', FAILURE_TYPES.stageFailed);
+  const failed = new WorkflowFailedError('Workflow execution failed', run, RetryState.NON_RETRYABLE_FAILURE);
+  assert.equal(failureMessage(failed), 'pipeline p failed:\n  stage a: DataError: …');
+  assert.equal(failureText(failed), 'StageFailed: pipeline p failed:\n  stage a: DataError: …');
+  assert.equal(failureMessage(new WorkflowFailedError('Workflow execution cancelled', new CancelledFailure('Workflow cancelled'), RetryState.NON_RETRYABLE_FAILURE)), 'Workflow cancelled');
+  assert.equal(failureMessage(new Error('plain')), 'plain');
+  assert.equal(failureText('a string'), 'a string');
 });

@@ -3,11 +3,11 @@
  * own record of the run (which needs no worker). Nothing here waits on a worker that is not there: queries are
  * asked only of runs whose workflow queue a worker polls, and are aborted (not left to retry) when they time out.
  */
-import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { UserError } from '../errors';
 import { isServerGone, type ThawCluster } from './cluster';
 import type { runPipeline } from '../../workflows/pipeline';
-import { statusQuery, type PipelineResult, type PipelineStatus } from '../../contract';
+import { innermostFailure, statusQuery, type PipelineResult, type PipelineStatus } from '../../contract';
 import { WORKFLOW_TYPE } from './ids';
 import type { PipelineHandle, RunMemo } from './start';
 import { runQueues, unpolledQueues, type QueueWorkers } from './workers';
@@ -122,10 +122,7 @@ export async function failureOf(handle: PipelineHandle): Promise<string> {
 }
 
 export function failureMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  if (err instanceof WorkflowFailedError && err.cause) e = err.cause as typeof e;
-  while (e?.cause && (e.cause as { message?: string }).message) e = e.cause as typeof e;
-  return e?.message ?? String(err);
+  return innermostFailure(err).message;
 }
 
 export interface RunListing {
