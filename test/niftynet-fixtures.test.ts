@@ -20,10 +20,9 @@ import { CheckpointReader, listVariables } from '../lib/checkpoint';
 import { checkCommand } from '../lib/cli/commands/check';
 import { DEFAULT_SETTINGS } from '../lib/pipeline/defaults';
 import { loadPipeline } from '../lib/pipeline/load';
-import type { StagePlan } from '../lib/pipeline/plan';
 import { compilePattern } from '../lib/selection/pattern';
 import { preflight, type PreflightReport } from '../lib/selection/preflight';
-import { selectVariables } from '../lib/selection/select';
+import { selectVariables, type SelectionInput } from '../lib/selection/select';
 import { loadBackend } from '../lib/training/backend';
 import { getNetwork } from '../lib/training/networks';
 import { runStage } from '../lib/training/run-stage';
@@ -220,7 +219,7 @@ describe('configs-brats-staged-unfreezing (real BraTS configs and the listing of
     assert.equal(trainable.length, 63);
     const checkpoint = listing.map((v) => ({ name: v.name, dtype: 'float32', shape: v.shape }));
     for (const s of selections) {
-      const stage: StagePlan = {
+      const stage: SelectionInput['stage'] = {
         name: path.basename(s.file, '.ini'), after: null, iterations: 1,
         vars_to_restore: s.vars_to_restore === null ? null : [s.vars_to_restore],
         vars_to_freeze: s.vars_to_freeze === null ? null : [s.vars_to_freeze],
@@ -249,7 +248,7 @@ describe('configs-brats-staged-unfreezing (real BraTS configs and the listing of
 
   it('thaw\'s graph of that network with everything trained is the listing: 317 names and shapes', () => {
     const network = getNetwork(BRATS_NET.name).variables(BRATS_NET.params);
-    const stage: StagePlan = {
+    const stage: SelectionInput['stage'] = {
       name: 'all', after: null, iterations: 1, vars_to_restore: null, vars_to_freeze: [],
       settings: { ...DEFAULT_SETTINGS, optimizer: 'adam' }, data: { kind: 'synthetic', task: 'A', spatial_size: [16, 16, 16] },
     };

@@ -176,7 +176,7 @@ export class PipelineRun {
     try {
       const file = await this.activities.finish.finishPipeline({
         modelDir: plan.model_dir,
-        stages: plan.stages.map((s) => ({ name: s.name, checkpointDir: s.checkpoint_dir ?? plan.model_dir })),
+        stages: plan.stages.map((s) => ({ name: s.name, checkpointDir: s.checkpoint_dir })),
       });
       this.state.lossCurveWritten(file);
     } catch (err) {

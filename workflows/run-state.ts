@@ -155,7 +155,7 @@ export class PipelineRunState {
     const startIteration = parent ? parent.endIteration : checked.startIteration;
     const restoreFrom = parent ? parent.checkpoint : checked.restoreFrom;
     return {
-      modelDir: stage.checkpoint_dir ?? this.currentPlan.model_dir,
+      modelDir: stage.checkpoint_dir,
       restoreFrom,
       stage: name,
       startIteration,
@@ -174,11 +174,11 @@ export class PipelineRunState {
 
   /** Retention must keep the final checkpoint of every earlier stage in this folder, and the one we restore from. */
   private keptIterations(stage: StagePlan, restoredIteration: number | null): number[] {
-    const folder = stage.checkpoint_dir ?? this.currentPlan.model_dir;
+    const folder = stage.checkpoint_dir;
     const kept = restoredIteration === null ? [] : [restoredIteration];
     for (const s of this.currentPlan.stages) {
       const summary = this.byName.get(s.name)!.summary;
-      if (summary && (s.checkpoint_dir ?? this.currentPlan.model_dir) === folder) kept.push(summary.endIteration);
+      if (summary && s.checkpoint_dir === folder) kept.push(summary.endIteration);
     }
     return [...new Set(kept)].sort((a, b) => a - b);
   }

@@ -39,7 +39,7 @@ function stageStatus(run: PipelineRunState, p: StagePlan): StageStatus {
     after: p.after,
     state: s.state,
     iterations: p.iterations,
-    checkpointDir: p.checkpoint_dir ?? run.plan.model_dir,
+    checkpointDir: p.checkpoint_dir,
     startIteration: start,
     endIteration: end,
     iteration,

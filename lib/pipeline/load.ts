@@ -236,6 +236,9 @@ interface Built {
   fileIndex: Map<number, number>;
 }
 
+/** A stage as read, before the DAG gives it its folder. */
+type StageDraft = Omit<StagePlan, 'checkpoint_dir'>;
+
 function buildPlan(raw: Raw, file: string, problems: Problems): Built | null {
   const baseDir = path.dirname(file);
   const name = raw.name as string;
@@ -245,7 +248,7 @@ function buildPlan(raw: Raw, file: string, problems: Problems): Built | null {
   const startingIter = (raw.starting_iter as number | undefined) ?? DEFAULT_STARTING_ITER;
   if (startingIter > MAX_ITERATIONS) problems.at(['starting_iter'], `must be at most ${MAX_ITERATIONS} (got ${startingIter})`);
 
-  const stages = rawStages.map((s, i): StagePlan => ({
+  const stages = rawStages.map((s, i): StageDraft => ({
     name: s.name as string,
     after: 'after' in s ? (s.after as string | null) : i === 0 ? null : (rawStages[i - 1].name as string),
     iterations: s.iterations as number,
@@ -257,9 +260,9 @@ function buildPlan(raw: Raw, file: string, problems: Problems): Built | null {
   checkNames(stages, problems);
   const order = orderOrReportCycle(stages, problems);
   if (!order || modelDir === null) return null;
-  const ordered = order.map((i) => stages[i]);
-  const folders = checkpointFolders(modelDir, ordered);
-  for (const s of ordered) s.checkpoint_dir = folders.get(s.name);
+  const drafts = order.map((i) => stages[i]);
+  const folders = checkpointFolders(modelDir, drafts);
+  const ordered = drafts.map((s): StagePlan => ({ ...s, checkpoint_dir: folders.get(s.name)! }));
 
   const plan: Omit<Plan, 'hash'> = {
     name,
@@ -393,7 +396,7 @@ function stageData(top: Raw | undefined, own: Raw | undefined, baseDir: string, 
   return merged as unknown as DataConfig;
 }
 
-function checkNames(stages: StagePlan[], problems: Problems): void {
+function checkNames(stages: StageDraft[], problems: Problems): void {
   const seen = new Map<string, number>();
   stages.forEach((s, i) => {
     const first = seen.get(s.name);
@@ -409,7 +412,7 @@ function checkNames(stages: StagePlan[], problems: Problems): void {
 }
 
 /** What `after` could say: every other stage when there are few, else the closest name. */
-function validParents(stage: StagePlan, names: readonly string[]): string {
+function validParents(stage: StageDraft, names: readonly string[]): string {
   const others = names.filter((n) => n !== stage.name);
   if (others.length <= 12) return `valid parents are ${others.join(', ')}`;
   const guess = stage.after === null ? undefined : closest(stage.after, others);
@@ -417,7 +420,7 @@ function validParents(stage: StagePlan, names: readonly string[]): string {
 }
 
 /** Parents before children, otherwise in file order, as indices into `stages`; null (with a problem) on a cycle. */
-function orderOrReportCycle(stages: StagePlan[], problems: Problems): number[] | null {
+function orderOrReportCycle(stages: StageDraft[], problems: Problems): number[] | null {
   if (problems.any()) return null;
   const result = topologicalOrder(stages);
   if ('order' in result) return result.order;

@@ -88,7 +88,7 @@ export interface StagePlan {
    * Folder (holding `models/`) this stage writes its checkpoints to: model_dir for the main lineage,
    * `model_dir/branches/<stage>` where the DAG forks (see lib/pipeline/folders.ts). Set by the pipeline loader.
    */
-  checkpoint_dir?: string;
+  checkpoint_dir: string;
 }
 
 export interface Plan {

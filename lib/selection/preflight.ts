@@ -264,7 +264,7 @@ async function checkPlan(plan: Plan, d: PreflightDeps): Promise<PreflightReport>
     done.set(stage.name, {
       report,
       written: [...result.graph.map((v) => ({ name: v.name, dtype: v.dtype, shape: v.shape })), ...carried],
-      folder: folderOf(stage, plan),
+      folder: stage.checkpoint_dir,
       data: stage.data,
       trained,
     });
@@ -299,10 +299,6 @@ function checkData(plan: Plan, d: PreflightDeps): Problem[] {
     out.push(problem({ code, file: plan.source_file, stage: stage.name, field, text: `${found.message}${also}`, fix: found.fix }));
   }
   return out;
-}
-
-function folderOf(stage: StagePlan, plan: Plan): string {
-  return stage.checkpoint_dir ?? plan.model_dir;
 }
 
 /** Where a finished stage's final checkpoint will be (model_dir/models/model.ckpt-N, as lib/checkpoint names it). */

@@ -69,7 +69,8 @@ export interface Mismatch {
 }
 
 export interface SelectionInput {
-  stage: StagePlan;
+  /** Selection does not depend on where the stage writes. */
+  stage: Omit<StagePlan, 'checkpoint_dir'>;
   /** Position of the stage in plan.stages (for field names). */
   stageIndex: number;
   /** The variables of the checkpoint the stage starts from, or null when it starts from scratch. */
