@@ -270,3 +270,24 @@ test('a thaw sharing a local server whose owner stops it before the sharer start
   assert.deepEqual(result.stages.map((s) => [s.stage, s.endIteration]), [['only', 2]]);
   assert.equal(tookOver, 1, 'one take-over');
 });
+
+test('thaw server with THAW_STATE_DIR is that folder\'s embedded server: a thaw run with the same setting uses it, without TEMPORAL_ADDRESS', { timeout: 300_000 }, async (t) => {
+  const dir = tempDir();
+  const env = { THAW_STATE_DIR: path.join(dir, 'state') };
+  const port = await freePort();
+  const server = startThaw(t, ['server', '--port', String(port)], env, dir);
+  await outputMatches(server, /Press Ctrl-C to stop\./);
+  assert.match(server.output(), new RegExp(`database: +${path.join(env.THAW_STATE_DIR, 'temporal.sqlite').replace(/[.]/g, '\\.')}`));
+  const file = writePipeline(dir, 'beside', '  - {name: only, iterations: 2}\n');
+  const run = await runCli(['run', file], env, dir);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout + run.stderr, new RegExp(`cluster: 127\\.0\\.0\\.1:${port} \\(namespace default, local dev server of process ${server.child.pid}\\)`));
+  assert.match(run.stdout, /Pipeline beside completed/);
+
+  server.child.kill('SIGINT');
+  assert.equal(await exitWithin(server, 'after Ctrl-C'), 0, server.output());
+  // The folder's record says the server stopped: the next thaw run starts its own on the same database.
+  const again = await runCli(['run', file], env, dir);
+  assert.equal(again.code, 0, again.stdout + again.stderr);
+  assert.match(again.stdout + again.stderr, /run thaw-beside-\w+ already completed/);
+});

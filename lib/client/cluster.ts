@@ -174,10 +174,24 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
   }
 }
 
-/** server.json: this process runs the folder's server, at this address; other thaw processes share it. */
-function announce(stateDir: string, server: DevServer): void {
+/**
+ * server.json: this process runs the folder's server, at this address; other thaw processes share it (`thaw run`
+ * and `thaw server` write it).
+ */
+export function announce(stateDir: string, server: DevServer): void {
   const record: ServerRecord = { address: server.address, uiUrl: server.uiUrl, pid: process.pid, modelDir: modelDirOfStateDir(stateDir) ?? undefined };
   writeFileSync(path.join(stateDir, RECORD_FILE), JSON.stringify(record));
+}
+
+/** As this process stops the server it announced: marked stopped, the address kept so a restart can reuse the port. */
+export function withdraw(stateDir: string): void {
+  const record = readRecord(stateDir);
+  if (record?.pid === process.pid) writeFileSync(path.join(stateDir, RECORD_FILE), JSON.stringify({ ...record, stopped: true }));
+}
+
+/** The database of a state folder's embedded server. */
+export function dbFileOf(stateDir: string): string {
+  return path.join(stateDir, DB_FILE);
 }
 
 function readRecord(stateDir: string): ServerRecord | null {
@@ -311,8 +325,7 @@ async function connected(
       for (const n of natives) await n.close().catch(() => undefined);
       await connection.close();
       if (owned) {
-        const record = announced ? readRecord(stateDir!) : null;
-        if (record?.pid === process.pid) writeFileSync(path.join(stateDir!, RECORD_FILE), JSON.stringify({ ...record, stopped: true }));
+        if (announced) withdraw(stateDir!);
         await owned.stop();
       }
     },
