@@ -8,7 +8,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Plan } from './lib/pipeline/plan';
 import type { PreflightReport, StageReport } from './lib/selection';
-import type { StageResult, StageRunRequest } from './lib/training/types';
+import type { StageProgress, StageResult, StageRunRequest } from './lib/training/types';
 
 export const DEFAULT_TASK_QUEUES = { cpu: 'thaw-cpu', gpu: 'thaw-gpu' } as const;
 export const DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30;
@@ -92,14 +92,8 @@ export interface PipelineOptions {
   continueAsNewAfterEvents?: number;
 }
 
-/** Progress of a running stage, sent by the trainStage activity as the `progress` signal every few seconds. */
-export interface ProgressReport {
-  stage: string;
-  iteration: number;
-  loss: number;
-  itPerSec: number;
-  /** Latest checkpoint prefix written by this stage, when there is one. */
-  checkpoint?: string;
+/** A stage's progress as the trainStage activity signals it (`progress`, every few seconds), with its attempt. */
+export interface ProgressReport extends StageProgress {
   /** Activity attempt that sent it (reports of an older attempt are ignored). */
   attempt: number;
 }

@@ -5,7 +5,7 @@
 import type { PlanCheck } from '../contract';
 import type { Plan } from '../lib/pipeline/plan';
 import { checkStorage } from '../lib/storage';
-import { preflight as checkPlan } from '../lib/selection';
+import { checkPlan } from '../lib/selection';
 import { translatingUserErrors } from './failures';
 
 export async function preflight(plan: Plan): Promise<PlanCheck> {

@@ -21,7 +21,7 @@ import { checkCommand } from '../lib/cli/commands/check';
 import { DEFAULT_SETTINGS } from '../lib/pipeline/defaults';
 import { loadPipeline } from '../lib/pipeline/load';
 import { compilePattern } from '../lib/selection/pattern';
-import { preflight, type PreflightReport } from '../lib/selection/preflight';
+import { checkPlan, type PreflightReport } from '../lib/selection/preflight';
 import { selectVariables, type SelectionInput } from '../lib/selection/select';
 import { loadBackend } from '../lib/training/backend';
 import { getNetwork } from '../lib/training/networks';
@@ -276,7 +276,7 @@ describe('a thaw stage from the prostate checkpoint, frozen with a BraTS regex, 
 
     // The stage as the workflow runs it: the plan, preflight's selection, then the stage runner.
     const plan = await loadPipeline(file);
-    const report = await preflight(plan);
+    const report = await checkPlan(plan);
     assert.deepEqual(report.errors, []);
     const [checked] = report.stages;
     const stage = plan.stages[0];

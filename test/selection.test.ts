@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listVariables } from '../lib/checkpoint';
 import { parsePipeline } from '../lib/pipeline/load';
-import { preflight, type PreflightReport } from '../lib/selection/preflight';
+import { checkPlan, type PreflightReport } from '../lib/selection/preflight';
 import type { Problem } from '../lib/selection/problems';
 import { getNetwork } from '../lib/training/networks';
 import { isOptimizerStateName } from '../lib/training/optimizers/slot-names';
@@ -110,7 +110,7 @@ async function check(stagesYaml: string, options: CheckOptions = {}): Promise<Pr
     'stages:',
     stagesYaml.replace(/^\n/, ''),
   ].join('\n');
-  return preflight(parsePipeline(yaml, pipelineFile));
+  return checkPlan(parsePipeline(yaml, pipelineFile));
 }
 
 function only(problems: Problem[], code: string): Problem {

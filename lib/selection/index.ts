@@ -4,5 +4,5 @@ export {
   selectVariables, type CheckpointVariable, type SelectionInput, type SelectionResult, type StageSelection, type VariableFate,
 } from './select';
 export { checkStage, type StageContext, type StageSource } from './checks';
-export { preflight, type PreflightDeps, type PreflightReport, type StageReport } from './preflight';
+export { checkPlan, type PreflightDeps, type PreflightReport, type StageReport } from './preflight';
 export type { Problem } from './problems';

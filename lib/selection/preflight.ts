@@ -178,9 +178,10 @@ interface Finished {
   trained: Map<string, string>;
 }
 
-export async function preflight(plan: Plan, deps: Partial<PreflightDeps> = {}): Promise<PreflightReport> {
+/** The preflight of a whole plan: what the preflight activity and `thaw check` run. */
+export async function checkPlan(plan: Plan, deps: Partial<PreflightDeps> = {}): Promise<PreflightReport> {
   const d: PreflightDeps = { ...defaultDeps, ...deps };
-  const report = await checkPlan(plan, d);
+  const report = await checkPlanWith(plan, d);
   if (!d.locate) return report;
   const at = (p: Problem) => locateProblem(p, plan.source_file, d.locate!);
   return { ...report, errors: report.errors.map(at), warnings: report.warnings.map(at) };
@@ -200,7 +201,7 @@ function locateProblem(p: Problem, file: string, locate: PipelineLocator): Probl
   return { ...p, field: loc.field, line: loc.line, column: loc.column, message };
 }
 
-async function checkPlan(plan: Plan, d: PreflightDeps): Promise<PreflightReport> {
+async function checkPlanWith(plan: Plan, d: PreflightDeps): Promise<PreflightReport> {
   const file = plan.source_file;
   const errors: Problem[] = [];
   const warnings: Problem[] = [];

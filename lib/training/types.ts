@@ -1,16 +1,8 @@
 /** The stage runner's contract: plain JSON in (it crosses a process boundary), plain JSON out. */
 import type { BackendName, DataConfig, NetworkConfig, TrainingSettings } from '../pipeline/plan';
+import type { StageSelection } from '../selection/select';
 
-export interface StageSelection {
-  /** Variables loaded from `restoreFrom`. */
-  restored: string[];
-  /** Variables initialised (random weights, zero slots). */
-  initialised: string[];
-  /** Trainable variables this stage does not update (their layers' batch norm runs in inference mode). */
-  frozen: string[];
-  /** Trainable variables this stage updates. */
-  trained: string[];
-}
+export type { StageSelection };
 
 export interface StageRunRequest {
   /** This stage's checkpoint folder (checkpoints go to modelDir/models/model.ckpt-N). */
@@ -38,6 +30,7 @@ export interface StageProgress {
   iteration: number;
   loss: number;
   itPerSec: number;
+  /** Latest checkpoint prefix written by this stage, when there is one. */
   checkpoint?: string;
 }
 

@@ -47,7 +47,11 @@ export function stageRequest(s: StageSpec): StageRunRequest {
   return {
     modelDir: s.modelDir, restoreFrom: s.restoreFrom ?? null, stage: s.stage ?? 'train',
     startIteration: s.start ?? 0, endIteration: s.end,
-    selection: { restored, initialised: all.filter((n) => !restored.includes(n)), frozen, trained: trained.map((v) => v.name) },
+    selection: {
+      restored, initialised: all.filter((n) => !restored.includes(n)), frozen, trained: trained.map((v) => v.name),
+      // Optimiser slots a restored checkpoint lacked (this helper restores network variables only).
+      slotsInitialised: s.restoreFrom ? all.filter((n) => !vars.some((v) => v.name === n)) : [],
+    },
     network, data: { kind: 'synthetic', task: s.task ?? 'A', spatial_size: s.size ?? [16, 16] },
     settings, seed: s.seed ?? 7, backend: s.backend ?? 'auto', pipelineHash: 'test-hash',
   };

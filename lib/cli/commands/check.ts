@@ -6,7 +6,7 @@
 import { describeUserError, isUserError, type UserError } from '../../errors';
 import { loadPipelineSource } from '../../pipeline/load';
 import { formatProblem, type PipelineProblem } from '../../pipeline/problems';
-import { preflight, type PreflightReport, type StageReport } from '../../selection/preflight';
+import { checkPlan, type PreflightReport, type StageReport } from '../../selection/preflight';
 import { plural, type Problem } from '../../selection/problems';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 import { formatTable } from '../../util/text-table';
@@ -94,7 +94,7 @@ export const checkCommand: Command = {
     let report: PreflightReport;
     try {
       const { plan, locate } = await loadPipelineSource(file);
-      report = await preflight(plan, { locate });
+      report = await checkPlan(plan, { locate });
     } catch (err) {
       if (!isUserError(err) || err.type !== 'PipelineError') throw err;
       report = schemaReport(err);
