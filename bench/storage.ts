@@ -1,6 +1,6 @@
 /**
- * Storage benchmark: saving and restoring a checkpoint on the local disk and on an S3-compatible server (moto on
- * loopback, started here), in the same run; and restoring one small tensor from the large checkpoint on S3 (bytes
+ * Storage benchmark: saving and restoring a checkpoint on the local disk and on a real S3 server (SeaweedFS on
+ * loopback, started here; scripts/build-seaweedfs.sh builds it), in the same run; and restoring one small tensor from the large checkpoint on S3 (bytes
  * fetched against the tensor's size).
  *
  *   npx tsx bench/storage.ts [--size-mb 1024] [--tensor-mb 16] [--dir DIR]
@@ -8,7 +8,7 @@
  * Save: saveCheckpoint (local: temp + fsync + rename; S3: multipart upload with Content-MD5, ETag verification, .index
  * and state object last). Restore: open + read and verify every tensor — S3 with an empty cache (the whole shard comes
  * down once into the local cache), with a warm cache, and with the cache off (one ranged GET per tensor).
- * moto keeps objects in Python memory and is far slower than a real store: its figures are a floor for the client.
+ * SeaweedFS on loopback shares this machine's disk and cores with the client: its figures are a floor for a real store.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckpointReader, checkpointPrefix, saveCheckpoint, type Tensor } from '../lib/checkpoint';
 import { storageFor, type S3Storage } from '../lib/storage';
-import { startMotoServer } from '../test/helpers/s3';
+import { startSeaweedS3 } from '../test/helpers/s3';
 
 const { values } = parseArgs({
   options: {
@@ -60,8 +60,8 @@ async function restoreAll(prefix: string): Promise<number> {
 
 async function main(): Promise<void> {
   const work = values.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'thaw-bench-storage-')));
-  const moto = await startMotoServer(['thaw-bench']);
-  Object.assign(process.env, moto.env, { THAW_CACHE_DIR: path.join(work, 'cache') });
+  const s3 = await startSeaweedS3(['thaw-bench']);
+  Object.assign(process.env, s3.env, { THAW_CACHE_DIR: path.join(work, 'cache') });
   const rows: string[][] = [];
   const gbps = (seconds: number) => `${(sizeMb / 1024 / seconds).toFixed(2)} GiB/s`;
   try {
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     const [localSave] = await timed(() => saveCheckpoint(localDir, 1, data));
     rows.push(['save', 'local disk', localSave.toFixed(2), gbps(localSave)]);
     const [s3Save] = await timed(() => saveCheckpoint(s3Dir, 1, data));
-    rows.push(['save', 'S3 (moto)', s3Save.toFixed(2), gbps(s3Save)]);
+    rows.push(['save', 'S3 (SeaweedFS)', s3Save.toFixed(2), gbps(s3Save)]);
 
     const [localRestore] = await timed(() => restoreAll(checkpointPrefix(localDir, 1)));
     rows.push(['restore all', 'local disk', localRestore.toFixed(2), gbps(localRestore)]);
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       `${oneSeconds.toFixed(3)} s; fetched ${one.tensorBytes} bytes of tensor data (+ ${one.indexBytes} bytes of .index), ` +
       `${uncached.traffic.getRequests - before.getRequests} GET requests`);
   } finally {
-    await moto.stop();
+    await s3.stop();
     if (!values.dir) await rm(work, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Checkpoints in an `s3://` model_dir on a real S3-compatible server (moto on loopback): the same guarantees as on a
+ * Checkpoints in an `s3://` model_dir on a real S3 server (SeaweedFS on loopback): the same guarantees as on a
  * local disk — state object last, torn or corrupt checkpoints never chosen, an interrupted save leaves the previous
  * latest — and restoring one tensor fetches that tensor's bytes only.
  */
@@ -15,7 +15,7 @@ import {
 import { isUserError } from '../lib/errors';
 import { joinLocation, storageFor, type S3Storage } from '../lib/storage';
 import { TF_FIXTURES_DIR } from './helpers/fixtures';
-import { setEnv, useMotoServer } from './helpers/s3';
+import { setEnv, useS3Server } from './helpers/s3';
 
 const BUCKET = 'thaw-ckpt-test';
 const f32 = (n: number, fill: (i: number) => number): Tensor => ({ dtype: 'float32', shape: [n], data: Float32Array.from({ length: n }, (_, i) => fill(i)) });
@@ -24,7 +24,7 @@ const weights = (n: number, big = 1000) =>
   new Map<string, Tensor>([['big', f32(big, (i) => i * n)], ['small', f32(3, () => n)], ['global_step', step(n)]]);
 
 test('checkpoints on S3', async (t) => {
-  const moto = await useMotoServer(t, [BUCKET]);
+  const server = await useS3Server(t, [BUCKET]);
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'thaw-s3-cache-'));
   t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
   setEnv(t, { THAW_CACHE_DIR: cacheDir });
@@ -112,7 +112,7 @@ test('checkpoints on S3', async (t) => {
     const store = storageFor(dir) as S3Storage; // a client with the short timeout
     const before = store.traffic.putRequests;
     const watcher = setInterval(() => {
-      if (store.traffic.putRequests > before) moto.pause();
+      if (store.traffic.putRequests > before) server.pause();
     }, 2);
     await assert.rejects(saveCheckpoint(dir, 200, weights(200, 4_000_000)), (err: Error) => {
       // A retryable infrastructure error naming the shard whose upload stopped, not a user error.
@@ -121,7 +121,7 @@ test('checkpoints on S3', async (t) => {
       return true;
     });
     clearInterval(watcher);
-    moto.resume();
+    server.resume();
     assert.deepEqual(await listIterations(dir), [100]);
     assert.equal((await readCheckpointState(modelsDir(dir)))?.latest, checkpointPrefix(dir, 100));
     assert.deepEqual(await latestValidCheckpoint(dir), { iteration: 100, prefix: checkpointPrefix(dir, 100) });

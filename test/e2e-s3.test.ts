@@ -1,5 +1,5 @@
 /**
- * A pipeline whose model_dir is `s3://…` on a real S3-compatible server (moto on loopback): a `thaw worker` process
+ * A pipeline whose model_dir is `s3://…` on a real S3 server (SeaweedFS on loopback): a `thaw worker` process
  * SIGKILLed mid-stage with its local cache deleted, a second worker with an empty cache on the shared checkpoints
  * finishes it, and the final checkpoints are bit-identical to an uninterrupted run's. A bucket that does not exist
  * fails the pipeline with a StorageError before any training.
@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { listIterations } from '../lib/checkpoint';
 import { loadPipeline } from '../lib/pipeline/load';
 import { storageFor } from '../lib/storage';
-import { setEnv, useMotoServer } from './helpers/s3';
+import { setEnv, useS3Server } from './helpers/s3';
 import { startTestServer } from './helpers/temporal';
 import { assertBitIdenticalAfterTakeover, killWorkerAndTakeOver, runCli, SLOW_STAGE_DATA as SLOW, tempDir, writePipeline } from './e2e-harness';
 
@@ -25,7 +25,7 @@ function writeS3Pipeline(dir: string, name: string, modelDir: string, stagesYaml
 }
 
 test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fresh worker finishes bit-identically', async (t) => {
-  await useMotoServer(t, [BUCKET]);
+  await useS3Server(t, [BUCKET]);
   const dir = tempDir('e2e-s3');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const firstCache = path.join(dir, 'cache-first');
@@ -59,7 +59,7 @@ test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fr
 });
 
 test('s3:// model_dir in a bucket that does not exist, or with credentials the store refuses: thaw run fails with a StorageError before training', async (t) => {
-  await useMotoServer(t, [BUCKET]);
+  await useS3Server(t, [BUCKET]);
   const dir = tempDir('e2e-s3-nobucket');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = writeS3Pipeline(dir, 'nobucket', 's3://no-such-bucket/run', `  - {name: only, iterations: 5}\n`);

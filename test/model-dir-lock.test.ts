@@ -1,5 +1,5 @@
 /**
- * The training lock of a model_dir (lib/storage/lock.ts) on a real local folder and on a real S3 server (moto):
+ * The training lock of a model_dir (lib/storage/lock.ts) on a real local folder and on a real S3 server (SeaweedFS):
  * a second run is refused naming the holder, a stale lock (dead process on this host, expired lease) is taken over
  * with a warning, the same run takes its own lock back, the lease is renewed while held, release removes it.
  */
@@ -12,7 +12,7 @@ import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { storageFor } from '../lib/storage';
 import { LOCK_FILE, lockModelDir, ModelDirLockedError, type LockRecord } from '../lib/storage/lock';
-import { useMotoServer } from './helpers/s3';
+import { useS3Server } from './helpers/s3';
 
 const BUCKET = 'thaw-lock-test';
 
@@ -126,8 +126,8 @@ test('model_dir lock on a local folder', async (t) => {
   await lockCases(t, folder);
 });
 
-test('model_dir lock on S3 (moto): a lease object with conditional writes', { timeout: 120_000 }, async (t) => {
-  await useMotoServer(t, [BUCKET]);
+test('model_dir lock on S3 (SeaweedFS): a lease object with conditional writes', { timeout: 120_000 }, async (t) => {
+  await useS3Server(t, [BUCKET]);
   await lockCases(t, `s3://${BUCKET}/runs/locked`);
 });
 

@@ -1,4 +1,4 @@
-/** lib/storage against a real S3-compatible server (moto on loopback) and the local disk. */
+/** lib/storage against a real S3 server (SeaweedFS on loopback) and the local disk. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import {
   checkStorage, joinLocation, dirnameOf, basenameOf, relativeTo, resolveIn, ReadCache, S3Storage, storageFor, StorageError,
   type Storage,
 } from '../lib/storage';
-import { setEnv, startFaultyS3Proxy, useMotoServer } from './helpers/s3';
+import { setEnv, startFaultyS3Proxy, useS3Server } from './helpers/s3';
 
 const BUCKET = 'thaw-storage-test';
 
@@ -79,8 +79,8 @@ test('local storage: write, read, list, ranged reads, remove', async (t) => {
   await exerciseStorage(t, tempDir(t));
 });
 
-test('S3 storage against a moto server', async (t) => {
-  const s3 = await useMotoServer(t, [BUCKET]);
+test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
+  const s3 = await useS3Server(t, [BUCKET]);
   setEnv(t, { THAW_CACHE_DIR: tempDir(t), THAW_CACHE_MAX_BYTES: undefined, THAW_S3_PART_SIZE: String(5 << 20) });
 
   await t.test('write, read, list, ranged reads, remove', async (t) => {
@@ -173,11 +173,12 @@ test('S3 storage against a moto server', async (t) => {
     const storage = storageFor(`s3://${BUCKET}/faults`);
     const bytes = randomBytes(4096);
 
-    // Real S3 refuses such bytes by their Content-MD5 (BadDigest); moto stores them, and thaw's own ETag check is
-    // what catches it. Either way the write fails, and is retried as the infrastructure fault it is.
+    // A real store refuses such bytes: AWS by their Content-MD5 (BadDigest), SeaweedFS by the signed payload hash
+    // (x-amz-content-sha256). moto stored them, and then thaw's own ETag check caught it. Either way the write fails,
+    // and is retried as the infrastructure fault it is.
     proxy.faults.corruptPutBodies = true;
     const changed = `s3://${BUCKET}/faults/changed-in-transit`;
-    const refused = /BadDigest|InvalidDigest|does not match the content|is not what was uploaded/;
+    const refused = /BadDigest|InvalidDigest|XAmzContentSHA256Mismatch|'x-amz-content-sha256' header does not match|does not match the content|is not what was uploaded/;
     await assert.rejects(storage.writeAtomic(changed, bytes), (err: Error) => !isUserError(err) && refused.test(err.message));
     await assert.rejects(stageAndPublish(storage, `${changed}.data`, bytes), (err: Error) => !isUserError(err) && refused.test(err.message));
     proxy.faults.corruptPutBodies = false;

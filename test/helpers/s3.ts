@@ -1,17 +1,18 @@
 /**
- * A real S3-compatible server for a test: `moto_server` (PyPI moto, from .venv) on a free loopback port, with
- * credential checking on (an IAM user with s3:* and its key, made by test/python/moto_setup.py) and the named
- * buckets created. Stopped when the test ends. `pause()`/`resume()` freeze the server process (SIGSTOP/SIGCONT): a
+ * A real S3 store for tests, SeaweedFS (startSeaweedS3, useS3Server), and a proxy in front of it that injects faults
+ * (startFaultyS3Proxy). Stopped when the test ends. `pause()`/`resume()` freeze the server process (SIGSTOP/SIGCONT): a
  * store that stops answering in the middle of an upload, with its data kept.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { TestContext } from 'node:test';
 import { freePort } from '../../lib/server/free-port';
 import { setEnv } from './env';
-import { REPO_ROOT, runPython } from './python';
+import { REPO_ROOT } from './python';
 
 export { setEnv } from './env';
 
@@ -26,33 +27,33 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-export function motoServerPath(): string {
-  return path.join(REPO_ROOT, '.venv', 'bin', 'moto_server');
+/** SeaweedFS's `weed`, built by scripts/build-seaweedfs.sh (linked as <repo>/.seaweedfs). */
+export function seaweedPath(): string {
+  return path.join(REPO_ROOT, '.seaweedfs', 'weed');
 }
 
-async function waitUntilUp(endpoint: string, child: { exitCode: number | null }, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with code ${child.exitCode}: ${stderr()}`);
-    try {
-      await fetch(`${endpoint}/moto-api/`);
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`moto_server did not answer on ${endpoint} within 30 s: ${stderr()}`);
-}
-
-export async function startMotoServer(buckets: string[]): Promise<TestS3> {
-  if (!existsSync(motoServerPath())) throw new Error(`${motoServerPath()} is missing: run .venv/bin/pip install -r requirements.txt`);
-  const port = await freePort();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const child = spawn(motoServerPath(), ['-H', '127.0.0.1', '-p', String(port)], {
-    // The first three requests (creating the IAM user, its policy and key) pass unauthenticated; all later ones are checked.
-    env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: '3' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+/**
+ * A real S3 store: SeaweedFS (`weed server -s3`: master, volume, filer and S3 gateway in one process) on free
+ * loopback ports, its data in a temporary folder, with one identity whose key is checked (wrong keys are refused),
+ * and the named buckets created through the S3 API.
+ */
+export async function startSeaweedS3(buckets: string[]): Promise<TestS3> {
+  if (!existsSync(seaweedPath())) throw new Error(`${seaweedPath()} is missing: run scripts/build-seaweedfs.sh (it builds SeaweedFS from the Go module proxy)`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'thaw-seaweedfs-'));
+  const keys = { accessKeyId: 'thawtest', secretAccessKey: `secret-${process.pid}-${Date.now()}` };
+  const config = path.join(dir, 's3.json');
+  writeFileSync(config, JSON.stringify({
+    identities: [{ name: 'thaw', credentials: [{ accessKey: keys.accessKeyId, secretKey: keys.secretAccessKey }], actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'] }],
+  }));
+  mkdirSync(path.join(dir, 'data'));
+  const [s3, master, volume, filer, s3Grpc, masterGrpc, volumeGrpc, filerGrpc] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
+  const endpoint = `http://127.0.0.1:${s3}`;
+  const child = spawn(seaweedPath(), [
+    'server', `-dir=${path.join(dir, 'data')}`, '-ip=127.0.0.1', '-ip.bind=127.0.0.1', '-s3', `-s3.config=${config}`,
+    `-s3.port=${s3}`, `-s3.port.grpc=${s3Grpc}`, '-s3.port.iceberg=0', '-s3.port.lance=0',
+    `-master.port=${master}`, `-master.port.grpc=${masterGrpc}`, `-volume.port=${volume}`, `-volume.port.grpc=${volumeGrpc}`,
+    `-filer.port=${filer}`, `-filer.port.grpc=${filerGrpc}`, '-master.volumeSizeLimitMB=256', '-volume.max=32',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
@@ -63,32 +64,51 @@ export async function startMotoServer(buckets: string[]): Promise<TestS3> {
       child.kill('SIGKILL');
       await exited;
     }
+    rmSync(dir, { recursive: true, force: true });
   };
+  const env = { AWS_ENDPOINT_URL_S3: endpoint, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey, AWS_REGION: 'us-east-1' };
   try {
-    await waitUntilUp(endpoint, child, () => stderr);
-    const keys = JSON.parse(await runPython('moto_setup.py', [endpoint, ...buckets])) as { accessKeyId: string; secretAccessKey: string };
-    return {
-      endpoint,
-      ...keys,
-      env: {
-        AWS_ENDPOINT_URL_S3: endpoint,
-        AWS_ACCESS_KEY_ID: keys.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
-        AWS_REGION: 'us-east-1',
-      },
-      pause: () => child.kill('SIGSTOP'),
-      resume: () => child.kill('SIGCONT'),
-      stop,
-    };
+    await createBucketsWhenUp(endpoint, keys, buckets, child, () => stderr);
+    return { endpoint, ...keys, env, pause: () => child.kill('SIGSTOP'), resume: () => child.kill('SIGCONT'), stop };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-/** Starts moto for test `t`, points this process' environment at it, and undoes both when the test ends. */
-export async function useMotoServer(t: TestContext, buckets: string[]): Promise<TestS3> {
-  const s3 = await startMotoServer(buckets);
+/** Creates the buckets as soon as the gateway takes them (it answers before the filer and volume are ready). */
+async function createBucketsWhenUp(
+  endpoint: string, keys: { accessKeyId: string; secretAccessKey: string }, buckets: string[],
+  child: { exitCode: number | null }, stderr: () => string,
+): Promise<void> {
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: keys });
+  const deadline = Date.now() + 60_000;
+  try {
+    for (const bucket of buckets) {
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`weed exited with code ${child.exitCode}: ${stderr()}`);
+        try {
+          // A retry after a create that reached the store finds the bucket there already.
+          await client.send(new CreateBucketCommand({ Bucket: bucket })).catch((err: Error) => {
+            if (err.name !== 'BucketAlreadyOwnedByYou') throw err;
+          });
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key: '.probe', Body: 'up' }));
+          await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: '.probe' }));
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`SeaweedFS on ${endpoint} took no object in 60 s\n${stderr()}`, { cause: err });
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Starts SeaweedFS for test `t`, points this process' environment at it, and undoes both when the test ends. */
+export async function useS3Server(t: TestContext, buckets: string[]): Promise<TestS3> {
+  const s3 = await startSeaweedS3(buckets);
   t.after(() => s3.stop());
   setEnv(t, s3.env);
   return s3;
