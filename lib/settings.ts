@@ -14,6 +14,7 @@ import type { BackendName, EngineChoice } from './pipeline/plan';
 
 const MiB = 2 ** 20;
 export const MIN_S3_PART_SIZE = 5 * MiB;
+export const DEFAULT_DATA_CACHE_MB = 1024;
 
 /** One line each: what the variable does and what it is when unset (or empty, which counts as unset). */
 export const THAW_VARIABLES = {
@@ -156,7 +157,7 @@ export function readTrainingSettings(env: NodeJS.ProcessEnv = process.env): Trai
     intraOpThreads: number(env, 'THAW_INTRA_OP_THREADS', threads, 0),
     interOpThreads: number(env, 'THAW_INTER_OP_THREADS', threads, 0),
     tfPackageDir: trimmed(env, 'THAW_TF_PACKAGE_DIR'),
-    dataCacheMb: number(env, 'THAW_DATA_CACHE_MB', { min: Number.MIN_VALUE, integer: false, what: 'a positive number of MB', example: '4096' }, 1024),
+    dataCacheMb: number(env, 'THAW_DATA_CACHE_MB', { min: Number.MIN_VALUE, integer: false, what: 'a positive number of MB', example: '4096' }, DEFAULT_DATA_CACHE_MB),
   };
 }
 
