@@ -3,7 +3,7 @@
  * variable for each malformed value, and that nothing else in lib/ reads THAW_* from the environment.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
@@ -107,4 +107,45 @@ test('a value with blanks is quoted in the message, which stays one line', () =>
 test('README.md documents every variable in its settings table', () => {
   const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
   for (const name of Object.keys(THAW_VARIABLES)) assert.match(readme, new RegExp(`^\\| \`${name}\` \\|`, 'm'), `${name} has no row in README.md`);
+});
+
+/**
+ * Files besides lib/settings.ts (which reads them by name, env[name]) that mention THAW_* variables of an environment,
+ * and why. Everything else takes settings as parameters.
+ */
+const READS_THAW_ENV: Record<string, string> = {
+  'lib/storage/settings.ts': 'writes the training child\'s environment from the host\'s storage options (the child\'s storage reads it)',
+  'lib/server/temporal-cli.ts': 'resolves the dev server binary from the environment it also searches PATH in (settings.temporalCli not threaded yet)',
+};
+/** Edges that call readSettings() (or one of its parts), and why; the core is given settings instead. */
+const READS_SETTINGS: Record<string, string> = {
+  'lib/settings.ts': 'defines them',
+  'lib/cli/main.ts': 'the CLI: every command gets settings read once here',
+  'activities/index.ts': 'the worker (thawPlugin, worker.ts, `thaw worker`): read once as the activities are made, unless the host passes them',
+  'lib/training/stage-child.ts': 'the training process: settings from the parent, else read once here',
+  'lib/storage/index.ts': 'storageFor: S3 is configured from the environment of the moment, the AWS way, with its cache and part size',
+  'lib/storage/s3-client.ts': 's3ClientFromEnv: the same, for the training lock',
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(path.join(REPO, dir)).flatMap((name) => {
+    const rel = path.join(dir, name);
+    if (statSync(path.join(REPO, rel)).isDirectory()) return sources(rel);
+    return /\.ts$/.test(name) ? [rel] : [];
+  });
+}
+
+const PRODUCT_FILES = [...sources('lib'), ...sources('activities'), ...sources('workflows'), 'worker.ts', 'plugin.ts', 'contract.ts', 'index.ts', 'client.ts'];
+
+function filesMatching(pattern: RegExp): string[] {
+  return PRODUCT_FILES.filter((f) => pattern.test(readFileSync(path.join(REPO, f), 'utf8'))).sort();
+}
+
+test('only lib/settings.ts (and the files listed with their reason) read THAW_* from an environment', () => {
+  assert.deepEqual(filesMatching(/\benv\.THAW_|\benv\[['"`]THAW_/), Object.keys(READS_THAW_ENV).sort());
+});
+
+test('only the edges listed with their reason call readSettings(); workflows read no environment at all', () => {
+  assert.deepEqual(filesMatching(/\bread(State|Training|Storage)?Settings\(/), Object.keys(READS_SETTINGS).sort());
+  assert.deepEqual(filesMatching(/process\.env/).filter((f) => f.startsWith('workflows/')), []);
 });
