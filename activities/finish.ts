@@ -11,23 +11,23 @@ import { UserError } from '../lib/errors';
 import { writingInto } from './failures';
 
 export interface FinishOptions {
-  /** Environment that says where local copies of remote runs' metrics are (THAW_LOCAL_RUNS_DIR); default: this process'. */
-  env?: NodeJS.ProcessEnv;
+  /** Where local copies of remote runs' metrics are (settings.storage.localRunsDir); needed for s3:// model_dirs. */
+  localRunsDir?: string;
 }
 
 export function makeFinishPipeline(options: FinishOptions = {}) {
-  const env = options.env;
+  const { localRunsDir } = options;
   /** Returns the path of the picture. */
   return async function finishPipeline(request: FinishRequest): Promise<string> {
-    const file = lossCurveFile(request.modelDir, env);
+    const file = lossCurveFile(request.modelDir, localRunsDir);
     return writingInto(path.dirname(file), () => unwritableAsUserError(file, async () => {
       const order = request.stages.map((s) => s.name);
       const folders = [...new Set(request.stages.map((s) => s.checkpointDir))];
-      if (folders.length === 1 && folders[0] === request.modelDir) return writeLossCurve(request.modelDir, order, {}, env);
+      if (folders.length === 1 && folders[0] === request.modelDir) return writeLossCurve(request.modelDir, order, {}, localRunsDir);
       const series: LossSeries[] = [];
       for (const folder of folders) {
         const here = new Set(request.stages.filter((s) => s.checkpointDir === folder).map((s) => s.name));
-        series.push(...readLossLog(folder, env).filter((s) => here.has(s.stage)));
+        series.push(...readLossLog(folder, localRunsDir).filter((s) => here.has(s.stage)));
       }
       series.sort((a, b) => order.indexOf(a.stage) - order.indexOf(b.stage));
       const svg = renderLossCurveSvg(series, { title: `loss — ${path.basename(request.modelDir)}` });

@@ -1,5 +1,6 @@
 /** The activities of thaw: thin wrappers over the core library (lib/), registered by the plugin. */
 import type { ThawActivities } from '../contract';
+import { readSettings, type ThawSettings } from '../lib/settings';
 import { settingsEnv, type StorageSettings } from '../lib/storage/settings';
 import { makeFinishPipeline } from './finish';
 import { preflight } from './preflight';
@@ -7,17 +8,30 @@ import { makeTrainStage, type TrainStageOptions } from './train-stage';
 
 export type { FinishRequest, PlanCheck, ThawActivities, TrainStageRequest, TrainStageResult } from '../contract';
 
-export interface ActivityOptions extends Omit<TrainStageOptions, 'trainingEnv'> {
+export interface ActivityOptions extends Omit<TrainStageOptions, 'trainingEnv' | 'settings'> {
   /** Cache and local folders (default: THAW_CACHE_DIR, THAW_CACHE_MAX_BYTES, THAW_LOCAL_RUNS_DIR or their defaults). */
   storage?: StorageSettings;
+  /** thaw's settings, when the host has read them already (default: readSettings() of this process' environment). */
+  settings?: ThawSettings;
 }
 
-/** The implementations of the contract's activities (typed by it, so the workflow and they cannot drift apart). */
+/**
+ * The implementations of the contract's activities (typed by it, so the workflow and they cannot drift apart). The
+ * worker's edge: thaw's settings are read here, once (a malformed THAW_* value fails the worker as it starts).
+ */
 export function createActivities(options: ActivityOptions = {}): ThawActivities {
-  const env = settingsEnv(options.storage);
+  const { storage, settings: given, ...trainOptions } = options;
+  const read = given ?? readSettings();
+  const settings: ThawSettings = { ...read, storage: { ...read.storage, ...definedOnly(storage) } };
   return {
     preflight,
-    trainStage: makeTrainStage({ ...options, trainingEnv: env }),
-    finishPipeline: makeFinishPipeline({ env: Object.keys(env).length > 0 ? { ...process.env, ...env } : undefined }),
+    // The training process opens its storage the way storageFor does (from its environment), so the host's storage
+    // options reach it as variables too.
+    trainStage: makeTrainStage({ ...trainOptions, settings, trainingEnv: settingsEnv(storage) }),
+    finishPipeline: makeFinishPipeline({ localRunsDir: settings.storage.localRunsDir }),
   };
+}
+
+function definedOnly<T extends object>(options: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

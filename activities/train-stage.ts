@@ -10,6 +10,7 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { progressSignal, type ProgressReport, type TrainStageRequest, type TrainStageResult } from '../contract';
 import { storageFor } from '../lib/storage';
 import { lockModelDir } from '../lib/storage/lock';
+import type { ThawSettings } from '../lib/settings';
 import { runStage } from '../lib/training';
 import { DevicePool } from '../lib/training/devices';
 import type { StageProgress, StageResult } from '../lib/training/types';
@@ -27,8 +28,10 @@ export interface TrainStageOptions {
   onTrainingLog?: (line: string) => void;
   /** GPUs this worker's trainings share, one each (CUDA_VISIBLE_DEVICES of each training process); default: none. */
   devices?: readonly string[];
-  /** Environment every training process gets besides this process' (e.g. cache folders; see storageEnv). */
+  /** Environment every training process gets besides this process' (e.g. cache folders; see settingsEnv). */
   trainingEnv?: Record<string, string>;
+  /** thaw's settings, handed to every training process (default: the process reads its own environment). */
+  settings?: ThawSettings;
 }
 
 export function makeTrainStage(options: TrainStageOptions = {}) {
@@ -51,7 +54,7 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
       try {
         const result = await runStage(request, {
           onProgress: (p) => reporter.report(p), onLog: options.onTrainingLog, signal: ctx.cancellationSignal,
-          env: { ...options.trainingEnv, ...device.env },
+          env: { ...options.trainingEnv, ...device.env }, settings: options.settings,
         });
         await reporter.flush(finalProgress(result));
         if (result.stopped) {

@@ -29,6 +29,7 @@ import type { BackendName, EngineChoice } from '../lib/pipeline/plan';
 import { runStage } from '../lib/training';
 import { GraphStep } from '../lib/training/engine/graph/graph-step';
 import { loadTfC } from '../lib/training/engine/graph/tf-c';
+import { readSettings } from '../lib/settings';
 import { getNetwork } from '../lib/training/networks';
 import { buildStageGraph, loadStartValues } from '../lib/training/stage-setup';
 import type { StageResult } from '../lib/training/types';
@@ -170,7 +171,7 @@ async function profileGraph(cfg: Config, warmup: number) {
   const data = makeDataSource(req.data, { seed: req.seed, baseDir: REPO_ROOT });
   const graph = buildStageGraph(req, data);
   const { values } = await loadStartValues(req, graph, null);
-  const step = new GraphStep(loadTfC(), graph, { batchShape: data.batch(0, cfg.batch).shape, seed: req.seed, settings: req.settings,
+  const step = new GraphStep(loadTfC(readSettings().training.tfPackageDir), graph, { batchShape: data.batch(0, cfg.batch).shape, seed: req.seed, settings: req.settings,
     intraOpThreads: 0, interOpThreads: 0, xla: false });
   try {
     step.start(values);

@@ -11,6 +11,7 @@ import { CheckpointError, writeCheckpoint, type Tensor } from '../lib/checkpoint
 import { UsageError } from '../lib/cli/command';
 import { diffCommand } from '../lib/cli/commands/diff';
 import { varsCommand } from '../lib/cli/commands/vars';
+import { readSettings } from '../lib/settings';
 
 const f32 = (shape: number[], fill: number): Tensor => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
 
@@ -43,7 +44,7 @@ describe('thaw vars / thaw diff', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('prints an aligned table with sizes and a total', async () => {
-    const { code, out } = await captured(() => varsCommand.run([a]));
+    const { code, out } = await captured(() => varsCommand.run([a], readSettings()));
     assert.equal(code, 0);
     const lines = out.split('\n');
     assert.match(lines[0], /^name\s+dtype\s+shape\s+elements\s+size$/);
@@ -53,27 +54,27 @@ describe('thaw vars / thaw diff', () => {
 
   it('--match keeps what a stage regex (Python dialect, search semantics) selects; --json --output writes the listing', async () => {
     const out = path.join(dir, 'vars.json');
-    assert.equal(await varsCommand.run([a, '--json', '--output', out, '--match', '^((?!(Adam)).)*$']), 0);
+    assert.equal(await varsCommand.run([a, '--json', '--output', out, '--match', '^((?!(Adam)).)*$'], readSettings()), 0);
     assert.deepEqual(JSON.parse(await readFile(out, 'utf8')).map((v: { name: string }) => v.name),
       ['DenseVNet/conv_1/w', 'DenseVNet/fin_conv/w', 'global_step']);
-    const { out: text } = await captured(() => varsCommand.run([path.dirname(a), '--json', '--match', '(?P<layer>fin_conv)']));
+    const { out: text } = await captured(() => varsCommand.run([path.dirname(a), '--json', '--match', '(?P<layer>fin_conv)'], readSettings()));
     assert.deepEqual(JSON.parse(text), [{ name: 'DenseVNet/fin_conv/w', dtype: 'float32', shape: [1, 1, 16, 2] }]);
-    await assert.rejects(varsCommand.run([a, '--match', '(unclosed']), (e: Error) => e.name === 'PatternError' && /--match/.test(e.message));
-    await assert.rejects(varsCommand.run([]), UsageError);
-    await assert.rejects(varsCommand.run([path.join(dir, 'missing')]), CheckpointError);
+    await assert.rejects(varsCommand.run([a, '--match', '(unclosed'], readSettings()), (e: Error) => e.name === 'PatternError' && /--match/.test(e.message));
+    await assert.rejects(varsCommand.run([], readSettings()), UsageError);
+    await assert.rejects(varsCommand.run([path.join(dir, 'missing')], readSettings()), CheckpointError);
   });
 
   it('diff: exit 0 when identical, 1 with the differing variables listed; --json carries the report', async () => {
-    const same = await captured(() => diffCommand.run([a, a]));
+    const same = await captured(() => diffCommand.run([a, a], readSettings()));
     assert.equal(same.code, 0);
     assert.match(same.out, /identical: 4 same, 0 changed/);
-    const changed = await captured(() => diffCommand.run([a, b]));
+    const changed = await captured(() => diffCommand.run([a, b], readSettings()));
     assert.equal(changed.code, 1);
     assert.match(changed.out, /DenseVNet\/fin_conv\/w\s+changed\s+max \|a-b\| = 0\.250000/);
-    const json = await captured(() => diffCommand.run([a, b, '--json']));
+    const json = await captured(() => diffCommand.run([a, b, '--json'], readSettings()));
     assert.equal(json.code, 1);
     const report = JSON.parse(json.out);
     assert.deepEqual(report.counts, { same: 3, changed: 1, onlyA: 0, onlyB: 0, mismatch: 0 });
-    await assert.rejects(diffCommand.run([a]), UsageError);
+    await assert.rejects(diffCommand.run([a], readSettings()), UsageError);
   });
 });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CheckpointReader, listVariables, resolveCheckpointTarget, toNumbers, type Tensor } from '../lib/checkpoint';
 import { varsCommand } from '../lib/cli/commands/vars';
+import { readSettings } from '../lib/settings';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'tf-checkpoints');
 const fixtures = existsSync(FIXTURES)
@@ -75,7 +76,7 @@ describe('TensorFlow-written fixtures', () => {
       const tmp = await mkdtemp(path.join(os.tmpdir(), 'thaw-vars-'));
       try {
         const out = path.join(tmp, 'vars.json');
-        assert.equal(await varsCommand.run([dir, '--json', '--output', out]), 0);
+        assert.equal(await varsCommand.run([dir, '--json', '--output', out], readSettings()), 0);
         assert.equal(await readFile(out, 'utf8'), expectedText());
       } finally {
         await rm(tmp, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { recordModelDir, stateDirFor } from '../lib/client/cluster';
+import { readStateSettings } from '../lib/settings';
 import { modelDirHash } from '../lib/client/ids';
 import { startPipeline } from '../lib/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
@@ -45,7 +46,7 @@ test('a run no worker polls: status, wait and cancel from another folder say so 
   t.after(() => {
     process.env = saved;
   });
-  const stateDir = stateDirFor(plan.model_dir);
+  const stateDir = stateDirFor(plan.model_dir, readStateSettings());
   assert.equal(stateDir, path.join(home, modelDirHash(plan.model_dir)));
   recordModelDir(stateDir, plan.model_dir);
   const server = await startDevServer({ dbFile: path.join(stateDir, 'temporal.sqlite') });

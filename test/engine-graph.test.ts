@@ -25,9 +25,13 @@ import { GraphStep } from '../lib/training/engine/graph/graph-step';
 import { buildStageGraph } from '../lib/training/stage-setup';
 import { makeDataSource } from '../lib/data';
 import { trainStage } from '../lib/training/trainer';
+import { readSettings } from '../lib/settings';
 import type { StageResult } from '../lib/training/types';
 import { relativeMaxDiff, testStream } from './helpers/niftynet';
 import { quiet, stageRequest, tempDir, type StageSpec } from './helpers/training';
+
+/** This test process' settings, as an edge reads them. */
+const SETTINGS = readSettings();
 
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
 
@@ -111,7 +115,7 @@ test('graph engine: frozen variables get no gradient ops; trained ones get exact
   // upstream trains, so no input gradient either, and no op at all differentiates the frozen layer.
   const req = stageRequest({ modelDir: tempDir('no-grad'), end: 1, freeze: /ToyNet\/conv_input_bn_relu\//, ...graphOnly });
   const data = makeDataSource(req.data, { seed: req.seed, baseDir: process.cwd() });
-  const step = new GraphStep(loadTfC(), buildStageGraph(req, data), {
+  const step = new GraphStep(loadTfC(SETTINGS.training.tfPackageDir), buildStageGraph(req, data), {
     batchShape: data.batch(0, 2).shape, seed: req.seed, settings: req.settings, xla: false, intraOpThreads: 0, interOpThreads: 0,
   });
   try {
@@ -180,7 +184,7 @@ test('an op the graph engine cannot differentiate is refused at stage start, nam
   delete GRADIENTS.Conv2D;
   try {
     const dir = tempDir('refused');
-    await assert.rejects(trainStage(stageRequest({ modelDir: dir, end: 2, ...graphOnly })), (err: Error) => {
+    await assert.rejects(trainStage(stageRequest({ modelDir: dir, end: 2, ...graphOnly }), SETTINGS), (err: Error) => {
       assert.ok(isUserError(err) && err.type === 'UndifferentiableOp', String(err));
       assert.match(err.message, /Conv2D/);
       assert.match(err.message, /layer ToyNet\/conv_input_bn_relu\/conv_/);
@@ -188,7 +192,7 @@ test('an op the graph engine cannot differentiate is refused at stage start, nam
     });
     assert.ok(!existsSync(path.join(dir, 'models')) || readdirSync(path.join(dir, 'models')).length === 0, 'nothing was trained or written');
     const logs: string[] = [];
-    const fallback = await trainStage(stageRequest({ modelDir: tempDir('fallback'), end: 2, settings: { engine: 'auto' } }), { log: (l) => logs.push(l) });
+    const fallback = await trainStage(stageRequest({ modelDir: tempDir('fallback'), end: 2, settings: { engine: 'auto' } }), SETTINGS, { log: (l) => logs.push(l) });
     assert.equal(fallback.engine, 'tfjs');
     assert.ok(logs.some((l) => /training engine: tfjs \[auto\] \(graph engine not used: .*Conv2D.*ToyNet\/conv_input_bn_relu\/conv_/.test(l)), logs.join('\n'));
   } finally {
@@ -196,16 +200,15 @@ test('an op the graph engine cannot differentiate is refused at stage start, nam
   }
 });
 
-test('THAW_ENGINE overrides the stage setting; an unknown engine is a UserError', () => {
-  assert.equal(requestedEngine(undefined, {}), 'auto');
-  assert.equal(requestedEngine('tfjs', {}), 'tfjs');
-  assert.equal(requestedEngine('tfjs', { THAW_ENGINE: 'graph' }), 'graph');
-  assert.throws(() => requestedEngine('auto', { THAW_ENGINE: 'xla' }), (err: Error) => isUserError(err) && err.type === 'UnknownEngine');
+test('THAW_ENGINE (settings.training.engine) overrides the stage setting (an unknown one: test/settings.test.ts)', () => {
+  assert.equal(requestedEngine(undefined), 'auto');
+  assert.equal(requestedEngine('tfjs'), 'tfjs');
+  assert.equal(requestedEngine('tfjs', 'graph'), 'graph');
 });
 
 test('every loss_type on the graph equals the tfjs engine\'s (2-D and 3-D, 2 and 4 classes)', async () => {
   const { tf } = await loadBackend('tensorflow');
-  const c = loadTfC();
+  const c = loadTfC(SETTINGS.training.tfPackageDir);
   for (const [s, shape] of [[2, 6, 5, 2], [3, 4, 3, 5, 4]].entries()) {
     const rng = testStream(s, 11);
     const n = shape.reduce((a, b) => a * b, 1);

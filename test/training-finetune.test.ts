@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runStage } from '../lib/training';
+import { readSettings } from '../lib/settings';
 import { evaluateCheckpoint } from '../lib/training/engine/evaluate';
 import { quiet, stageRequest, tempDir, type StageSpec } from './helpers/training';
 
@@ -30,7 +31,7 @@ test('pretrain on A → head-only on B → unfreeze beats training B from scratc
 
   const lossOnB = (checkpoint: string) => evaluateCheckpoint({
     checkpoint, network, data: { kind: 'synthetic', task: 'B', spatial_size: size }, seed: 7, loss: 'DicePlusXEnt', batches: 4, batchSize: 4,
-  });
+  }, readSettings().training);
   const fineTuned = await lossOnB(all.checkpoint);
   const fromScratch = await lossOnB(scratch.checkpoint);
   assert.ok(fineTuned < fromScratch, `fine-tuned ${fineTuned} should beat scratch ${fromScratch} on task B`);

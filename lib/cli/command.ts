@@ -1,5 +1,6 @@
 /** The shape of one `thaw` subcommand, and argument parsing shared by all of them. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ThawSettings } from '../settings';
 import { didYouMean } from './help';
 
 export interface Command {
@@ -14,8 +15,11 @@ export interface Command {
   flags?: ReadonlyArray<readonly [flag: string, description: string]>;
   /** Longer text after the summary in the help (arguments, exit codes). */
   details?: string;
-  /** Returns the exit code. Throws UsageError for bad arguments, UserError for user-caused failures. */
-  run(args: string[]): Promise<number>;
+  /**
+   * Returns the exit code. Throws UsageError for bad arguments, UserError for user-caused failures. `settings`: the
+   * THAW_* variables, read once by main (the CLI's edge) and passed down.
+   */
+  run(args: string[], settings: ThawSettings): Promise<number>;
 }
 
 export class UsageError extends Error {}

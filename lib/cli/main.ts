@@ -4,6 +4,7 @@
  * 2 usage errors. User errors print one clear message, never a stack trace.
  */
 import { describeUserError, isUserError } from '../errors';
+import { readSettings } from '../settings';
 import type { Command } from './command';
 import { UsageError } from './command';
 import { commandHelp, didYouMean, globalHelp, unknownCommand } from './help';
@@ -94,7 +95,8 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   try {
-    process.exitCode = await command.run(rest);
+    // The CLI's edge: every command gets the settings read here, once (a malformed one stops it with its fix).
+    process.exitCode = await command.run(rest, readSettings());
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`thaw ${name}: ${err.message}\nUsage: thaw ${command.usage}`);

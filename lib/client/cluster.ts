@@ -10,12 +10,12 @@
  * it, owns it and stops it on close.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { UserError } from '../errors';
+import type { StateSettings } from '../settings';
 import { clusterFromEnv } from '../server/connection';
 import { DevServerBusyError } from '../server/db-lock';
 import { isPortClash, startDevServer, type DevServer } from '../server/dev-server';
@@ -99,30 +99,19 @@ export function isServerGone(err: unknown): boolean {
 
 const GRPC_UNAVAILABLE = 14;
 
-/** Root of the per-model_dir state folders. */
-export function stateHome(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.THAW_STATE_HOME) return path.resolve(env.THAW_STATE_HOME);
-  if (env.XDG_STATE_HOME) return path.join(path.resolve(env.XDG_STATE_HOME), 'thaw');
-  return path.join(os.homedir(), '.local', 'state', 'thaw');
+/** The state folder of the embedded server of a model_dir (settings' stateDir, THAW_STATE_DIR: the one folder of every pipeline). */
+export function stateDirFor(modelDir: string, state: StateSettings): string {
+  return stateDirForHash(modelDirHash(modelDir), state);
 }
 
-/** The state folder of the embedded server of a model_dir (THAW_STATE_DIR: the one folder of every pipeline). */
-export function stateDirFor(modelDir: string, env: NodeJS.ProcessEnv = process.env): string {
-  return stateDirForHash(modelDirHash(modelDir), env);
-}
-
-export function stateDirForHash(hash: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (env.THAW_STATE_DIR) return path.resolve(env.THAW_STATE_DIR);
-  return path.join(stateHome(env), hash);
+export function stateDirForHash(hash: string, state: StateSettings): string {
+  return state.stateDir ?? path.join(state.stateHome, hash);
 }
 
 /** Every state folder that holds a database (THAW_STATE_DIR: just that one), for `thaw list`. Creates nothing. */
-export function knownStateDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  if (env.THAW_STATE_DIR) {
-    const dir = path.resolve(env.THAW_STATE_DIR);
-    return existsSync(path.join(dir, DB_FILE)) ? [dir] : [];
-  }
-  const home = stateHome(env);
+export function knownStateDirs(state: StateSettings): string[] {
+  if (state.stateDir) return existsSync(path.join(state.stateDir, DB_FILE)) ? [state.stateDir] : [];
+  const home = state.stateHome;
   let names: string[];
   try {
     names = readdirSync(home);

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { UsageError } from '../cli/command';
 import { loadPipeline } from '../pipeline/load';
 import { usesExternalCluster } from '../server/connection';
+import type { StateSettings } from '../settings';
 import { NoEmbeddedServerError, openCluster, stateDirFor, stateDirForHash, type ThawCluster } from './cluster';
 import { modelDirHashOfRun, workflowIdFor } from './ids';
 
@@ -22,18 +23,19 @@ export function looksLikePipelineFile(ref: string): boolean {
   return /\.ya?ml$/i.test(ref) || existsSync(ref);
 }
 
-export async function resolveRun(ref: string): Promise<RunTarget> {
+/** `state`: where embedded servers keep their state (settings.state). */
+export async function resolveRun(ref: string, state: StateSettings): Promise<RunTarget> {
   const external = usesExternalCluster();
   if (looksLikePipelineFile(ref)) {
     const plan = await loadPipeline(ref);
-    return { workflowId: workflowIdFor(plan), stateDir: external ? undefined : stateDirFor(plan.model_dir), file: ref };
+    return { workflowId: workflowIdFor(plan), stateDir: external ? undefined : stateDirFor(plan.model_dir, state), file: ref };
   }
   if (external) return { workflowId: ref };
   const hash = modelDirHashOfRun(ref);
-  if (!hash && !process.env.THAW_STATE_DIR) {
+  if (!hash && !state.stateDir) {
     throw new UsageError(`"${ref}" is neither a pipeline file nor a thaw run id (thaw-<name>-<10 hex digits>, as \`thaw run\` and \`thaw list\` print it)`);
   }
-  return { workflowId: ref, stateDir: stateDirForHash(hash ?? '') };
+  return { workflowId: ref, stateDir: stateDirForHash(hash ?? '', state) };
 }
 
 export interface RunContext {
@@ -44,8 +46,8 @@ export interface RunContext {
   where: string;
 }
 
-export async function withRun(ref: string, act: (ctx: RunContext) => Promise<number>): Promise<number> {
-  const target = await resolveRun(ref);
+export async function withRun(ref: string, state: StateSettings, act: (ctx: RunContext) => Promise<number>): Promise<number> {
+  const target = await resolveRun(ref, state);
   let cluster: ThawCluster;
   try {
     cluster = await openCluster({ stateDir: target.stateDir, purpose: 'inspect' });

@@ -14,6 +14,8 @@ export interface DataSourceOptions {
   seed: number;
   /** Folder that relative paths in the config are resolved against (the pipeline YAML's folder). */
   baseDir: string;
+  /** Memory for loaded NIfTI volumes in MB (settings.training.dataCacheMb; default 1024). */
+  dataCacheMb?: number;
 }
 
 /** Builds the data source for a stage. Throws a UserError of type 'DataError' for bad configs or files. */
@@ -22,6 +24,6 @@ export function makeDataSource(config: DataConfig, opts: DataSourceOptions): Dat
     case 'synthetic':
       return makeSyntheticSource(config, opts.seed);
     case 'nifti':
-      return makeNiftiSource(config, opts.seed, opts.baseDir);
+      return makeNiftiSource(config, opts.seed, opts.baseDir, opts.dataCacheMb);
   }
 }

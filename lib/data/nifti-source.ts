@@ -6,11 +6,12 @@
  * A 2-D spatial_size reads images whose third dimension is 1; NIfTI dimensions 4 and up are image channels
  * (modalities); labels have one channel. All headers are checked when the source is built (sizes, types, crop fits),
  * and every label map is read once (values must be class indices), so a bad data set fails before training starts.
- * Images are read on first use, normalised, and kept with their labels in a cache of THAW_DATA_CACHE_MB (default
- * 1024) MB.
+ * Images are read on first use, normalised, and kept with their labels in a cache of `cacheMb` MB (settings:
+ * THAW_DATA_CACHE_MB, default 1024).
  */
 import { UserError } from '../errors';
 import type { NiftiDataConfig } from '../pipeline/plan';
+import { DEFAULT_DATA_CACHE_MB } from '../settings';
 import { readNifti, readNiftiHeader, type NiftiHeader } from './nifti';
 import { findImageLabelPairs, type ImageLabelPair } from './nifti-pairs';
 import { normaliseChannels } from './normalise';
@@ -130,12 +131,7 @@ class VolumeCache {
   }
 }
 
-function cacheBudgetBytes(): number {
-  const mb = Number(process.env.THAW_DATA_CACHE_MB ?? 1024);
-  return (Number.isFinite(mb) && mb > 0 ? mb : 1024) * 1024 * 1024;
-}
-
-export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: string): DataSource {
+export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: string, cacheMb = DEFAULT_DATA_CACHE_MB): DataSource {
   const crop = config.spatial_size;
   if ((crop.length !== 2 && crop.length !== 3) || !crop.every((s) => Number.isInteger(s) && s >= 1)) {
     throw new UserError('DataError', `spatial_size must be 2 or 3 positive integers, got [${crop.join(', ')}]`, { field: 'data.spatial_size', fix: 'e.g. spatial_size: [64, 64, 64]' });
@@ -151,7 +147,7 @@ export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: 
   let maxLabel = 1;
   for (const pair of pairs) for (const v of readLabels(pair.label, config.num_classes ?? null)) if (v > maxLabel) maxLabel = v;
   const numClasses = config.num_classes ?? maxLabel + 1;
-  const cache = new VolumeCache(cacheBudgetBytes());
+  const cache = new VolumeCache(cacheMb * 2 ** 20);
   const load = (i: number) => cache.get(i, () => loadPair(pairs[i], geometries[i], config.normalisation, numClasses));
 
   const crop3 = [crop[0], crop[1], crop[2] ?? 1];

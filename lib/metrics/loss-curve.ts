@@ -16,10 +16,10 @@ function ordered(series: LossSeries[], stageOrder?: string[]): LossSeries[] {
 }
 
 /** Writes model_dir/loss.svg (atomically) and returns its path. */
-export function writeLossCurve(modelDir: string, stageOrder?: string[], opts: LossCurveOptions = {}, env?: NodeJS.ProcessEnv): string {
-  const series = ordered(readLossLog(modelDir, env), stageOrder);
+export function writeLossCurve(modelDir: string, stageOrder?: string[], opts: LossCurveOptions = {}, localRunsDir?: string): string {
+  const series = ordered(readLossLog(modelDir, localRunsDir), stageOrder);
   const svg = renderLossCurveSvg(series, { title: `loss — ${path.basename(path.resolve(modelDir))}`, ...opts });
-  const file = lossCurveFile(modelDir, env);
+  const file = lossCurveFile(modelDir, localRunsDir);
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, svg);
   renameSync(tmp, file);

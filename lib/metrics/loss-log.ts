@@ -43,8 +43,8 @@ function parseLines(text: string): LossEntry[] {
 export class LossLogWriter {
   private readonly out: AppendFile;
 
-  constructor(modelDir: string, private readonly stage: string, resumeFromIteration: number) {
-    const file = lossLogFile(modelDir, stage);
+  constructor(modelDir: string, private readonly stage: string, resumeFromIteration: number, localRunsDir?: string) {
+    const file = lossLogFile(modelDir, stage, localRunsDir);
     mkdirSync(path.dirname(file), { recursive: true });
     if (existsSync(file)) {
       const kept = parseLines(readFileSync(file, 'utf8')).filter((e) => e.iteration < resumeFromIteration);
@@ -70,8 +70,8 @@ export class LossLogWriter {
 }
 
 /** Every stage's loss curve from `model_dir/logs/*.jsonl`, deduplicated, ordered by first iteration. */
-export function readLossLog(modelDir: string, env?: NodeJS.ProcessEnv): LossSeries[] {
-  const dir = logsDir(modelDir, env);
+export function readLossLog(modelDir: string, localRunsDir?: string): LossSeries[] {
+  const dir = logsDir(modelDir, localRunsDir);
   if (!existsSync(dir)) return [];
   const byStage = new Map<string, Map<number, number | null>>();
   for (const name of readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort()) {

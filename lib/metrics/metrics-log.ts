@@ -17,9 +17,10 @@ export interface MetricsLog {
   close(): void;
 }
 
-export function openMetricsLog(modelDir: string, stage: string, resumeFromIteration: number): MetricsLog {
-  const jsonl = new LossLogWriter(modelDir, stage, resumeFromIteration);
-  const events = new EventFileWriter(eventDir(modelDir, stage), resumeFromIteration);
+/** `localRunsDir`: where an s3:// model_dir's local files go (settings.storage.localRunsDir). */
+export function openMetricsLog(modelDir: string, stage: string, resumeFromIteration: number, localRunsDir?: string): MetricsLog {
+  const jsonl = new LossLogWriter(modelDir, stage, resumeFromIteration, localRunsDir);
+  const events = new EventFileWriter(eventDir(modelDir, stage, localRunsDir), resumeFromIteration);
   return {
     log(iteration, loss, itPerSec) {
       jsonl.append(iteration, loss, itPerSec);

@@ -1,24 +1,21 @@
 /**
  * The worker's local cache of whole S3 objects (checkpoint data shards), bounded in bytes and evicted least recently
  * used first. Entries are named by a hash of bucket, key, ETag and size, so a replaced object is never served stale.
- * Folder: THAW_CACHE_DIR or ~/.cache/thaw/s3; limit: THAW_CACHE_MAX_BYTES (default 20 GiB; 0 turns the cache off).
+ * Folder and limit come from the settings (THAW_CACHE_DIR, THAW_CACHE_MAX_BYTES: 0 turns the cache off).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import type { ThawStorageSettings } from '../settings';
 
-const DEFAULT_MAX_BYTES = 20 * 2 ** 30;
 /** A temporary download older than this is an orphan of a killed process. */
 const STALE_TEMP_MS = 3600_000;
 
 export class ReadCache {
   constructor(readonly dir: string, readonly maxBytes: number) {}
 
-  static fromEnv(env: NodeJS.ProcessEnv = process.env): ReadCache {
-    const dir = env.THAW_CACHE_DIR || path.join(os.homedir(), '.cache', 'thaw', 's3');
-    const max = env.THAW_CACHE_MAX_BYTES === undefined || env.THAW_CACHE_MAX_BYTES === '' ? DEFAULT_MAX_BYTES : Number(env.THAW_CACHE_MAX_BYTES);
-    return new ReadCache(dir, Number.isFinite(max) && max > 0 ? max : 0);
+  static of(settings: Pick<ThawStorageSettings, 'cacheDir' | 'cacheMaxBytes'>): ReadCache {
+    return new ReadCache(settings.cacheDir, settings.cacheMaxBytes);
   }
 
   get enabled(): boolean {

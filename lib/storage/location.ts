@@ -3,7 +3,6 @@
  * code above the storage layer never calls `path.*` on a URL (which would fold `s3://` into `s3:/`).
  */
 import { mkdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 const S3_URL = /^s3:\/\/([^/]+)(?:\/(.*))?$/;
@@ -83,14 +82,14 @@ export function relativeTo(dir: string, target: string): string {
 
 /**
  * A local folder standing in for a remote location, for files that are written as local files (metrics logs,
- * TensorBoard events, the loss curve): THAW_LOCAL_RUNS_DIR (default ~/.cache/thaw/runs)/<bucket>/<key>. A local
+ * TensorBoard events, the loss curve): `localRunsDir` (settings: THAW_LOCAL_RUNS_DIR)/<bucket>/<key>. A local
  * location is its own mirror. The mirror folder is created when missing (a worker that never trained still writes there).
  */
-export function localMirror(location: string, env: NodeJS.ProcessEnv = process.env): string {
+export function localMirror(location: string, localRunsDir: string | undefined): string {
   if (!isS3(location)) return location;
+  if (localRunsDir === undefined) throw new Error(`${location}: no local runs folder (settings.storage.localRunsDir) was given for its local files`);
   const { bucket, key } = parseS3(location);
-  const root = env.THAW_LOCAL_RUNS_DIR || path.join(os.homedir(), '.cache', 'thaw', 'runs');
-  const dir = path.join(root, bucket, ...key.split('/'));
+  const dir = path.join(localRunsDir, bucket, ...key.split('/'));
   mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -8,6 +8,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { UserError } from '../errors';
+import { readStorageSettings, type ThawStorageSettings } from '../settings';
 import { StorageError, notFound } from './errors';
 
 export interface S3Settings {
@@ -18,14 +19,16 @@ export interface S3Settings {
   timeoutMs: number;
 }
 
-export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Settings {
+type S3Tuning = Pick<ThawStorageSettings, 's3ForcePathStyle' | 's3TimeoutMs'>;
+
+/** thaw's S3 tuning (settings) with endpoint and region from `env`, which the AWS SDK's conventions say to read. */
+export function s3SettingsFrom(tuning: S3Tuning, env: NodeJS.ProcessEnv = process.env): S3Settings {
   const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
-  const pathStyle = env.THAW_S3_FORCE_PATH_STYLE;
   return {
     endpoint,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
-    forcePathStyle: pathStyle === undefined || pathStyle === '' ? Boolean(endpoint) : pathStyle !== '0' && pathStyle !== 'false',
-    timeoutMs: Number(env.THAW_S3_TIMEOUT_MS) > 0 ? Number(env.THAW_S3_TIMEOUT_MS) : 120_000,
+    forcePathStyle: tuning.s3ForcePathStyle ?? Boolean(endpoint),
+    timeoutMs: tuning.s3TimeoutMs,
   };
 }
 
@@ -33,8 +36,9 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Setti
 const CREDENTIAL_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_MAX_ATTEMPTS'];
 const clients = new Map<string, S3Client>();
 
-export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): { client: S3Client; settings: S3Settings } {
-  const settings = s3SettingsFromEnv(env);
+/** A client for `tuning` and the AWS_* variables of `env` (the SDK's credential chain reads them too). */
+export function s3ClientFor(tuning: S3Tuning, env: NodeJS.ProcessEnv = process.env): { client: S3Client; settings: S3Settings } {
+  const settings = s3SettingsFrom(tuning, env);
   const key = JSON.stringify([settings, CREDENTIAL_VARS.map((v) => env[v] ?? null)]);
   let client = clients.get(key);
   if (!client) {
@@ -54,6 +58,14 @@ export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): { client:
     clients.set(key, client);
   }
   return { client, settings };
+}
+
+/**
+ * A client as the environment says now. S3 is configured the AWS way, from the environment of the moment (credentials
+ * and endpoint can change in a long-lived process, and tests change them), so thaw's S3 tuning is read with them.
+ */
+export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): { client: S3Client; settings: S3Settings } {
+  return s3ClientFor(readStorageSettings(env), env);
 }
 
 export function describeS3(settings: S3Settings): string {

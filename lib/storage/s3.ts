@@ -20,12 +20,6 @@ import { parseS3 } from './location';
 import { describeS3, translateS3Error, type S3Settings } from './s3-client';
 import type { ByteSink, ReadFileOptions, ReadSource, StagedFile, Storage } from './types';
 
-const MiB = 2 ** 20;
-/** Multipart part size: THAW_S3_PART_SIZE bytes (S3 needs >= 5 MiB for all but the last part). */
-function partSizeFromEnv(): number {
-  const n = Number(process.env.THAW_S3_PART_SIZE);
-  return Number.isFinite(n) && n >= 5 * MiB ? n : 16 * MiB;
-}
 const PARTS_IN_FLIGHT = 4;
 
 /** What this process has sent and fetched (tests and the benchmark check that one tensor costs its bytes only). */
@@ -46,13 +40,11 @@ export class S3Storage implements Storage {
   constructor(
     private readonly client: S3Client,
     private readonly settings: S3Settings,
-    /** Default: THAW_CACHE_DIR / THAW_CACHE_MAX_BYTES as they are when an object is opened. */
-    private readonly fixedCache?: ReadCache,
+    /** Where whole objects are kept on this machine (settings: THAW_CACHE_DIR, THAW_CACHE_MAX_BYTES). */
+    private readonly cache: ReadCache,
+    /** Multipart part size in bytes (settings: THAW_S3_PART_SIZE; S3 needs >= 5 MiB for all but the last part). */
+    private readonly partSize: number,
   ) {}
-
-  private get cache(): ReadCache {
-    return this.fixedCache ?? ReadCache.fromEnv();
-  }
 
   get description(): string {
     return describeS3(this.settings);
@@ -176,7 +168,7 @@ export class S3Storage implements Storage {
   }
 
   async stage(file: string, fill: (sink: ByteSink) => Promise<void>): Promise<StagedFile> {
-    const upload = new Upload(this.client, file, this.traffic, partSizeFromEnv());
+    const upload = new Upload(this.client, file, this.traffic, this.partSize);
     const expected = await this.call(file, async () => {
       try {
         await fill(upload);

@@ -1,6 +1,6 @@
 /**
  * Which TensorFlow.js backend trains: tensorflow-gpu (tfjs-node-gpu, CUDA) → tensorflow (tfjs-node, native CPU) →
- * cpu (pure-JS @tensorflow/tfjs, last resort: ~500x slower on conv nets). Chosen by env THAW_BACKEND (an operator's
+ * cpu (pure-JS @tensorflow/tfjs, last resort: ~500x slower on conv nets). Chosen by settings (THAW_BACKEND: an operator's
  * per-worker override) or else the pipeline's `backend`, `auto` taking the fastest one that loads.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
@@ -15,7 +15,6 @@ export interface LoadedBackend {
   tf: Tf;
 }
 
-const BACKEND_NAMES: BackendName[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'cpu'];
 const AUTO_ORDER: EngineName[] = ['tensorflow-gpu', 'tensorflow', 'cpu'];
 
 const PACKAGE_OF: Record<EngineName, string> = {
@@ -32,17 +31,9 @@ const HOW_TO_GET: Record<EngineName, string> = {
   cpu: 'run npm install (the pure-JS @tensorflow/tfjs package is missing)',
 };
 
-/** The backend asked for: THAW_BACKEND when set, else the pipeline's choice. */
-export function requestedBackend(planBackend: BackendName = 'auto', env: NodeJS.ProcessEnv = process.env): BackendName {
-  const fromEnv = env.THAW_BACKEND?.trim();
-  if (!fromEnv) return planBackend;
-  if (!(BACKEND_NAMES as string[]).includes(fromEnv)) {
-    throw new UserError('UnknownBackend', `THAW_BACKEND=${fromEnv} is not a backend; known: ${BACKEND_NAMES.join(', ')}`, {
-      field: 'THAW_BACKEND',
-      fix: `set THAW_BACKEND to one of ${BACKEND_NAMES.join(', ')} or unset it`,
-    });
-  }
-  return fromEnv as BackendName;
+/** The backend asked for: the worker's override (settings.training.backend) when set, else the pipeline's choice. */
+export function requestedBackend(planBackend: BackendName = 'auto', override?: BackendName): BackendName {
+  return override ?? planBackend;
 }
 
 async function tryLoad(name: EngineName): Promise<{ backend?: LoadedBackend; error?: string }> {

@@ -8,6 +8,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { UserError } from '../errors';
+import type { ThawSettings } from '../settings';
 import type { ChildMessage, ParentMessage } from './stage-protocol';
 import type { StageProgress, StageResult, StageRunRequest } from './types';
 
@@ -24,6 +25,8 @@ export interface RunStageOptions {
   stopTimeoutMs?: number;
   /** Environment the child gets on top of this process' (its GPU, cache folders: settings passed down, not read). */
   env?: Record<string, string>;
+  /** thaw's settings for the child, sent with the request (default: the child reads its environment once). */
+  settings?: ThawSettings;
 }
 
 const STDERR_TAIL_BYTES = 8192;
@@ -122,7 +125,7 @@ export function runStage(req: StageRunRequest, opts: RunStageOptions = {}): Prom
     });
 
     if (child.pid !== undefined) opts.onStart?.(child.pid);
-    send({ type: 'run', request: req });
+    send({ type: 'run', request: req, settings: opts.settings });
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
   });

@@ -6,6 +6,7 @@
  * SIGTERM/SIGINT count as stop: the loop checkpoints at the current iteration and the result says stopped.
  */
 import { isUserError } from '../errors';
+import { readSettings } from '../settings';
 import { trainStage } from './trainer';
 import type { ChildMessage, ParentMessage } from './stage-protocol';
 
@@ -25,7 +26,9 @@ function send(message: ChildMessage): Promise<void> {
 
 async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<void> {
   try {
-    const result = await trainStage(message.request, {
+    // This process' edge: settings come from the parent, or are read here once.
+    const settings = message.settings ?? readSettings();
+    const result = await trainStage(message.request, settings, {
       onProgress: (progress) => void send({ type: 'progress', progress }),
       shouldStop: () => stopRequested,
       log: (line) => void send({ type: 'log', line }),

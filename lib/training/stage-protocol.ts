@@ -1,8 +1,10 @@
 /** Messages between run-stage.ts (parent) and stage-child.ts over the child's IPC channel. */
 import type { UserErrorDetails } from '../errors';
+import type { ThawSettings } from '../settings';
 import type { StageProgress, StageResult, StageRunRequest } from './types';
 
-export type ParentMessage = { type: 'run'; request: StageRunRequest } | { type: 'stop' };
+/** `settings`: the parent's, read once at its edge; absent, the child reads its own environment. */
+export type ParentMessage = { type: 'run'; request: StageRunRequest; settings?: ThawSettings } | { type: 'stop' };
 
 export type ChildMessage =
   | { type: 'log'; line: string }

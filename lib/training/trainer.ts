@@ -7,6 +7,7 @@ import { checkpointPrefix, saveCheckpoint, type Tensor as CkptTensor } from '../
 import { makeDataSource, type DataSource } from '../data';
 import { UserError } from '../errors';
 import { openMetricsLog } from '../metrics';
+import type { ThawSettings, TrainingSettings } from '../settings';
 import { loadBackend, requestedBackend } from './backend';
 import { graphOptions, requestedEngine, type StepEngine } from './engine/engine';
 import { createGraphEngine, graphEngineUnavailable, UndifferentiableOpError } from './engine/graph';
@@ -33,15 +34,15 @@ function snapshot(graph: StageGraph, values: Map<string, Float32Array>, carried:
  * native one and the network's ops can all be differentiated; otherwise tfjs on its backend, with the reason logged.
  */
 async function openEngine(req: StageRunRequest, graph: StageGraph, data: DataSource, values: Map<string, Float32Array>,
-  log: (line: string) => void): Promise<StepEngine> {
-  const want = requestedEngine(req.settings.engine);
-  const backendRequest = requestedBackend(req.backend);
+  training: TrainingSettings, log: (line: string) => void): Promise<StepEngine> {
+  const want = requestedEngine(req.settings.engine, training.engine);
+  const backendRequest = requestedBackend(req.backend, training.backend);
   if (want !== 'tfjs') {
-    let reason = backendRequest === 'cpu' ? 'backend cpu (pure-JS TensorFlow.js) was asked for' : graphEngineUnavailable();
+    let reason = backendRequest === 'cpu' ? 'backend cpu (pure-JS TensorFlow.js) was asked for' : graphEngineUnavailable(training.tfPackageDir);
     if (!reason) {
       try {
         const batchShape = [req.settings.batch_size, ...data.spatialSize, data.channels];
-        const engine = createGraphEngine(req, graph, values, batchShape, graphOptions(req.settings.xla));
+        const engine = createGraphEngine(req, graph, values, batchShape, graphOptions(req.settings.xla, training), training.tfPackageDir);
         if (backendRequest !== 'tensorflow-gpu' || engine.backend === 'tensorflow-gpu') {
           log(`training engine: ${engine.description}${want === 'auto' ? ' [auto]' : ''}`);
           return engine;
@@ -71,9 +72,10 @@ async function openEngine(req: StageRunRequest, graph: StageGraph, data: DataSou
   return engine;
 }
 
-export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {}): Promise<StageResult> {
+/** Trains the stage with thaw's `settings` (engine and backend overrides, thread pools, data cache, local runs folder). */
+export async function trainStage(req: StageRunRequest, settings: ThawSettings, hooks: TrainerHooks = {}): Promise<StageResult> {
   const log = hooks.log ?? (() => {});
-  const data = makeDataSource(req.data, { seed: req.seed, baseDir: req.baseDir ?? process.cwd() });
+  const data = makeDataSource(req.data, { seed: req.seed, baseDir: req.baseDir ?? process.cwd(), dataCacheMb: settings.training.dataCacheMb });
   const graph = buildStageGraph(req, data);
   const resume = await findResumePoint(req);
   const base = { stage: req.stage, startIteration: req.startIteration, endIteration: req.endIteration };
@@ -90,7 +92,7 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
   const restoreStart = Date.now();
   const { values, carried } = await loadStartValues(req, graph, resume);
   const restoreSeconds = (Date.now() - restoreStart) / 1000;
-  const engine = await openEngine(req, graph, data, values, log);
+  const engine = await openEngine(req, graph, data, values, settings.training, log);
   values.clear();
   if (carried.size > 0) log(`stage ${req.stage}: carrying ${carried.size} variable(s) of the starting checkpoint that it does not train or use`);
   const batchSize = req.settings.batch_size;
@@ -120,7 +122,7 @@ export async function trainStage(req: StageRunRequest, hooks: TrainerHooks = {})
   let stopped = false;
   const t0 = Date.now();
   // Metrics are numbered by the batch a step trained on: a checkpoint at N has logged < N, so resume from N drops >= N.
-  const metrics = openMetricsLog(req.modelDir, req.stage, iteration);
+  const metrics = openMetricsLog(req.modelDir, req.stage, iteration, settings.storage.localRunsDir);
   try {
     let batch = iteration < req.endIteration ? data.batch(iteration, batchSize) : null;
     while (iteration < req.endIteration) {

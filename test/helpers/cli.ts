@@ -11,6 +11,7 @@ import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from '../../lib/cli/command';
 import { REPO_ROOT } from './python';
+import { readSettings } from '../../lib/settings';
 
 export const THAW_BIN = path.join(REPO_ROOT, 'bin', 'thaw.js');
 
@@ -143,7 +144,7 @@ export async function runInProcess(command: Command, args: string[]): Promise<{ 
   const log = console.log;
   console.log = (...parts: unknown[]) => lines.push(parts.join(' '));
   try {
-    return { code: await command.run(args), printed: lines.join('\n') };
+    return { code: await command.run(args, readSettings()), printed: lines.join('\n') };
   } finally {
     console.log = log;
   }

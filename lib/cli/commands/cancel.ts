@@ -20,14 +20,14 @@ export const cancelCommand: Command = {
     ['--force', 'terminate at once, without waiting for running stages to checkpoint (the last periodic checkpoint is kept)'],
   ],
   details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. A run that no workflow worker polls is terminated at once: nothing can process a cancellation. Either way its checkpoints stay, and `thaw run` on its pipeline starts it again from there. Exit 0 when the run has ended (or had already), 1 when it cannot be found, 2 usage.',
-  async run(args) {
+  async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, {
       timeout: { type: 'string', default: '120' },
       force: { type: 'boolean', default: false },
     });
     if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
     const timeoutSeconds = parseNumberFlag('--timeout', values.timeout, { min: 1, what: 'seconds' });
-    return withRun(positionals[0], async ({ cluster, workflowId, where }) => {
+    return withRun(positionals[0], settings.state, async ({ cluster, workflowId, where }) => {
       const handle = handleOf(cluster.client, workflowId);
       const described = await describeOrNotFound(handle, where);
       const memo = (described.memo ?? {}) as Partial<RunMemo>;

@@ -36,7 +36,7 @@ export const runCommand: Command = {
     ['--heartbeat-timeout SECONDS', 'a training that stops heartbeating this long is presumed dead and retried (default 30)'],
   ],
   details: 'Ctrl-C: running stages write a checkpoint at their current iteration, then thaw exits; `thaw run` again resumes. A second Ctrl-C exits at once (the last periodic checkpoint is kept). Exit 0 completed, 1 failed or refused, 2 usage, 130 interrupted.',
-  async run(args) {
+  async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, {
       detach: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -53,7 +53,7 @@ export const runCommand: Command = {
     const file = positionals[0];
     const plan = await loadPipeline(file);
     const workflowId = workflowIdFor(plan);
-    const stateDir = stateDirFor(plan.model_dir);
+    const stateDir = stateDirFor(plan.model_dir, settings.state);
     recordModelDir(stateDir, plan.model_dir);
     const logFile = runLogFile(stateDir, workflowId);
 
@@ -72,7 +72,7 @@ export const runCommand: Command = {
           connection: await cluster.nativeConnection(),
           namespace: cluster.namespace,
           concurrency,
-          activities: { onTrainingLog: (line) => say(`  ${line}`) },
+          activities: { settings, onTrainingLog: (line) => say(`  ${line}`) },
         }), { onTakeOver: tookOver });
       }
       const started = await surviveServerLoss(cluster, () => startPipeline(cluster.client, plan, {

@@ -16,7 +16,7 @@ export const serverCommand: Command = {
     ['--ui-port N', 'the Web UI\'s port (default the gRPC port + 1000)'],
   ],
   details: 'Other shells use it with TEMPORAL_ADDRESS=localhost:<port>. With THAW_STATE_DIR (and no --db) it is that folder\'s embedded server: a `thaw run` with the same THAW_STATE_DIR uses it without TEMPORAL_ADDRESS. Exit 0 after Ctrl-C, 2 usage.',
-  async run(args) {
+  async run(args, settings) {
     const { values } = parseCommandArgs(args, {
       db: { type: 'string' },
       port: { type: 'string', default: '7233' },
@@ -29,7 +29,7 @@ export const serverCommand: Command = {
     if (!Number.isInteger(uiPort) || uiPort <= 0 || uiPort > 65535) throw new UsageError(`--ui-port must be a TCP port, got "${values['ui-port']}"`);
 
     // THAW_STATE_DIR: serve (and announce in its server.json) the folder every `thaw run` of that setting uses.
-    const stateDir = values.db === undefined && process.env.THAW_STATE_DIR ? path.resolve(process.env.THAW_STATE_DIR) : null;
+    const stateDir = values.db === undefined ? settings.state.stateDir ?? null : null;
     if (stateDir) mkdirSync(stateDir, { recursive: true });
     const dbFile = values.db ?? (stateDir ? dbFileOf(stateDir) : path.join('.thaw', 'temporal.sqlite'));
     const server = await startDevServer({ dbFile, port, ui: values.ui, uiPort });

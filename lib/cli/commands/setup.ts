@@ -69,7 +69,7 @@ export const setupCommand: Command = {
   summary: 'install TensorFlow and the Temporal CLI (a cached Python venv) and build the native training binding',
   flags: [['--force', 'rebuild the native binding even when it already loads']],
   details: 'Run it in a clone of thaw or in a project that installed thaw; it keeps what is already done. Exit 0 when the Temporal CLI is found and the native backend loads, 1 when not.',
-  async run(args) {
+  async run(args, settings) {
     const { values } = parseCommandArgs(args, { force: { type: 'boolean', default: false } });
     const project = hostProject();
     const scripts = path.join(PACKAGE_ROOT, 'scripts');
@@ -81,7 +81,7 @@ export const setupCommand: Command = {
     }
 
     let t = Date.now();
-    const tfDir = process.env.THAW_TF_PACKAGE_DIR;
+    const tfDir = settings.training.tfPackageDir;
     if (tfDir && findTemporalCli()) {
       console.log(`[setup] TensorFlow from THAW_TF_PACKAGE_DIR=${tfDir}, Temporal CLI ${findTemporalCli()!.path}: no Python venv needed`);
     } else {

@@ -11,10 +11,10 @@ export const statusCommand: Command = {
   summary: 'show the state of a pipeline run (stages, iteration, loss, ETA, result)',
   flags: [['--json', 'print the run (execution, stages, result or failure) as JSON']],
   details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from, found from any folder (the embedded server of its model_dir, or the cluster of TEMPORAL_ADDRESS). Exit 0 running or completed, 1 failed, cancelled, terminated or not found, 2 usage.',
-  async run(args) {
+  async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });
     if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
-    return withRun(positionals[0], async ({ cluster, workflowId, where }) => {
+    return withRun(positionals[0], settings.state, async ({ cluster, workflowId, where }) => {
       const view = await viewRun(cluster.client, workflowId, where);
       if (values.json) {
         console.log(JSON.stringify(view, null, 2));

@@ -29,14 +29,14 @@ export const waitCommand: Command = {
     ['--keep-waiting', 'wait even while no worker polls the run\'s task queues (by default: say so and exit 1)'],
   ],
   details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. A run that no worker polls makes no progress: when no worker has polled its queues for 20 s, wait says which queue and exits 1 (checked every 15 s while it waits). Exit 0 when the run completed, 1 when it failed, was cancelled, makes no progress or was not found, 2 usage.',
-  async run(args) {
+  async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
       'keep-waiting': { type: 'boolean', default: false },
     });
     if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
     const keepWaiting = values['keep-waiting'];
-    return withRun(positionals[0], async ({ cluster, workflowId, where }) => {
+    return withRun(positionals[0], settings.state, async ({ cluster, workflowId, where }) => {
       const handle = handleOf(cluster.client, workflowId);
       const tookOver = () => console.error(TOOK_OVER);
       const described = await surviveServerLoss(cluster, () => describeOrNotFound(handle, where), { onTakeOver: tookOver });

@@ -15,7 +15,7 @@ export const workerCommand: Command = {
     ['--shutdown-timeout SECONDS', 'on SIGTERM, how long running stages get to write their checkpoint before the worker stops (default 120)'],
   ],
   details: 'Serves the cluster that TEMPORAL_ADDRESS (or TEMPORAL_PROFILE / TEMPORAL_CONFIG_FILE) names; on one machine `thaw run` needs no separate worker. Exit 0 after SIGTERM or Ctrl-C, 2 usage.',
-  async run(args) {
+  async run(args, settings) {
     const { values } = parseCommandArgs(args, {
       queues: { type: 'string', default: 'cpu,gpu' },
       concurrency: { type: 'string', default: '1' },
@@ -40,7 +40,7 @@ export const workerCommand: Command = {
         queues: queues as QueueRole[],
         concurrency,
         shutdownForceTimeMs: shutdownSeconds * 1000,
-        activities: devices ? { devices } : undefined,
+        activities: { settings, ...(devices ? { devices } : {}) },
       });
       console.log(`thaw worker (process ${process.pid}) on ${cluster.description}: queues ${running.workers.map((w) => w.options.taskQueue).join(', ')}, ${concurrency} training(s) at a time${devices ? ` on GPUs ${devices.join(', ')}` : ''}`);
       await running.done;

@@ -1,13 +1,13 @@
 /**
  * Training engines behind one interface: a stage's step (one optimiser iteration on a batch) and its variables'
  * values. `graph` builds each stage's step as one TensorFlow graph through libtensorflow's C API (graph/); `tfjs`
- * runs it op by op on TensorFlow.js (tfjs-trainer.ts). Chosen by THAW_ENGINE (an operator's per-worker override) or
+ * runs it op by op on TensorFlow.js (tfjs-trainer.ts). Chosen by settings.training.engine (THAW_ENGINE: an operator's per-worker override) or
  * else the stage's `engine` setting; `auto` takes graph where it loads and can train the network, else tfjs, and
  * says why.
  */
 import type { Batch } from '../../data';
-import { UserError } from '../../errors';
 import type { EngineChoice } from '../../pipeline/plan';
+import type { TrainingSettings } from '../../settings';
 
 export type TrainingEngineName = Exclude<EngineChoice, 'auto'>;
 
@@ -24,18 +24,9 @@ export interface StepEngine {
   dispose(): void;
 }
 
-const ENGINE_CHOICES: EngineChoice[] = ['auto', 'graph', 'tfjs'];
-
-/** The engine asked for: THAW_ENGINE when set, else the stage's setting (default auto). */
-export function requestedEngine(setting: EngineChoice | undefined, env: NodeJS.ProcessEnv = process.env): EngineChoice {
-  const fromEnv = env.THAW_ENGINE?.trim();
-  if (!fromEnv) return setting ?? 'auto';
-  if (!(ENGINE_CHOICES as string[]).includes(fromEnv)) {
-    throw new UserError('UnknownEngine', `THAW_ENGINE=${fromEnv} is not a training engine; known: ${ENGINE_CHOICES.join(', ')}`, {
-      field: 'THAW_ENGINE', fix: `set THAW_ENGINE to one of ${ENGINE_CHOICES.join(', ')} or unset it`,
-    });
-  }
-  return fromEnv as EngineChoice;
+/** The engine asked for: the worker's override (settings.training.engine) when set, else the stage's setting (default auto). */
+export function requestedEngine(setting: EngineChoice | undefined, override?: EngineChoice): EngineChoice {
+  return override ?? setting ?? 'auto';
 }
 
 export interface GraphOptions {
@@ -44,19 +35,7 @@ export interface GraphOptions {
   interOpThreads: number;
 }
 
-function intEnv(env: NodeJS.ProcessEnv, name: string): number {
-  const raw = env[name]?.trim();
-  if (!raw) return 0;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new UserError('BadSetting', `${name}=${raw} is not a thread count`, { field: name, fix: `set ${name} to a whole number (0: TensorFlow's default)` });
-  }
-  return n;
-}
-
-/** The graph engine's options: the stage's `xla` setting (THAW_XLA=1/0 overrides), threads from THAW_INTRA/INTER_OP_THREADS. */
-export function graphOptions(xlaSetting: boolean | undefined, env: NodeJS.ProcessEnv = process.env): GraphOptions {
-  const xlaEnv = env.THAW_XLA?.trim();
-  const xla = xlaEnv ? xlaEnv === '1' || xlaEnv === 'true' : xlaSetting === true;
-  return { xla, intraOpThreads: intEnv(env, 'THAW_INTRA_OP_THREADS'), interOpThreads: intEnv(env, 'THAW_INTER_OP_THREADS') };
+/** The graph engine's options: the stage's `xla` setting unless the worker's settings override it, and their thread pools. */
+export function graphOptions(xlaSetting: boolean | undefined, settings: Pick<TrainingSettings, 'xla' | 'intraOpThreads' | 'interOpThreads'>): GraphOptions {
+  return { xla: settings.xla ?? xlaSetting === true, intraOpThreads: settings.intraOpThreads, interOpThreads: settings.interOpThreads };
 }

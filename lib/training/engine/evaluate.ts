@@ -6,6 +6,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { CheckpointReader } from '../../checkpoint';
 import { makeDataSource } from '../../data';
 import type { BackendName, DataConfig, LossType, NetworkConfig } from '../../pipeline/plan';
+import type { TrainingSettings } from '../../settings';
 import { loadBackend, requestedBackend } from '../backend';
 import { getNetwork } from '../networks';
 import { segmentationLoss } from './losses';
@@ -26,11 +27,12 @@ export interface EvaluateRequest {
   baseDir?: string;
 }
 
-export async function evaluateCheckpoint(req: EvaluateRequest): Promise<number> {
-  const { tf } = await loadBackend(requestedBackend(req.backend ?? 'auto'));
+/** `training`: thaw's settings (the backend override and the data cache). */
+export async function evaluateCheckpoint(req: EvaluateRequest, training: Pick<TrainingSettings, 'backend' | 'dataCacheMb'>): Promise<number> {
+  const { tf } = await loadBackend(requestedBackend(req.backend ?? 'auto', training.backend));
   const net = getNetwork(req.network.name, { baseDir: req.baseDir });
   const params = net.resolveParams(req.network.params ?? {});
-  const data = makeDataSource(req.data, { seed: req.seed, baseDir: req.baseDir ?? process.cwd() });
+  const data = makeDataSource(req.data, { seed: req.seed, baseDir: req.baseDir ?? process.cwd(), dataCacheMb: training.dataCacheMb });
   const reader = await CheckpointReader.open(req.checkpoint);
   const vars = new Map<string, tfTypes.Variable>();
   try {

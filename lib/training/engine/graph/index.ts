@@ -11,10 +11,10 @@ import { loadTfC } from './tf-c';
 
 export { UndifferentiableOpError } from './graph';
 
-/** Why the graph engine does not load here (null when it does). */
-export function graphEngineUnavailable(): string | null {
+/** Why the graph engine does not load here (null when it does); `tfPackageDir`: settings.training.tfPackageDir. */
+export function graphEngineUnavailable(tfPackageDir?: string): string | null {
   try {
-    loadTfC();
+    loadTfC(tfPackageDir);
     return null;
   } catch (err) {
     return (err as Error).message.split('\n')[0];
@@ -22,8 +22,8 @@ export function graphEngineUnavailable(): string | null {
 }
 
 export function createGraphEngine(req: StageRunRequest, graph: StageGraph, values: Map<string, Float32Array>, batchShape: number[],
-  options: GraphOptions): StepEngine {
-  const c = loadTfC();
+  options: GraphOptions, tfPackageDir?: string): StepEngine {
+  const c = loadTfC(tfPackageDir);
   const step = new GraphStep(c, graph, { ...options, batchShape, seed: req.seed, settings: req.settings });
   try {
     step.start(values);

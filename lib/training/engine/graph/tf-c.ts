@@ -78,13 +78,12 @@ export interface TfC {
   TF_SetXlaAutoJitMode: Fn;
 }
 
-/** The tensorflow/ folder of the wheel in thaw's venv (or THAW_TF_PACKAGE_DIR), or null when there is none. */
-export function findTensorFlowPackage(env: NodeJS.ProcessEnv = process.env): { dir: string | null; searched: string[] } {
+/** The tensorflow/ folder `packageDir` (settings: THAW_TF_PACKAGE_DIR) or else the wheel's in thaw's venv, or null. */
+export function findTensorFlowPackage(packageDir?: string): { dir: string | null; searched: string[] } {
   const searched: string[] = [];
-  const fromEnv = env.THAW_TF_PACKAGE_DIR?.trim();
-  if (fromEnv) {
-    searched.push(fromEnv);
-    return { dir: existsSync(path.join(fromEnv, 'libtensorflow_cc.so.2')) ? fromEnv : null, searched };
+  if (packageDir) {
+    searched.push(packageDir);
+    return { dir: existsSync(path.join(packageDir, 'libtensorflow_cc.so.2')) ? packageDir : null, searched };
   }
   const lib = path.join(PACKAGE_ROOT, '.venv', 'lib');
   let pythons: string[] = [];
@@ -127,14 +126,17 @@ function pinLibrary(koffi: any, file: string): void {
   if (!dlopen(file, RTLD_NOW | RTLD_NODELETE)) throw new Error(`could not load ${file}`);
 }
 
-/** Loads libtensorflow and binds the C API (once per process). Throws with what was searched when absent. */
-export function loadTfC(env: NodeJS.ProcessEnv = process.env): TfC {
+/**
+ * Loads libtensorflow (from `packageDir`, settings.training.tfPackageDir, or the venv's wheel) and binds the C API, once
+ * per process. Throws with what was searched when absent.
+ */
+export function loadTfC(packageDir?: string): TfC {
   if (loaded) return loaded;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const koffi = require('koffi');
   let libraryPath = mappedLibtensorflow();
   if (!libraryPath) {
-    const { dir, searched } = findTensorFlowPackage(env);
+    const { dir, searched } = findTensorFlowPackage(packageDir);
     if (!dir) throw new Error(`no libtensorflow_cc.so.2 in ${searched.join(', ')} (run \`npx thaw setup\`, or set THAW_TF_PACKAGE_DIR)`);
     // The framework library first: libtensorflow_cc.so.2 needs it and finds it by soname only through its own rpath.
     libraryPath = path.join(dir, 'libtensorflow_cc.so.2');
