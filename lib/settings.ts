@@ -47,7 +47,7 @@ export interface StateSettings {
 }
 
 /** What the training process reads: engine and backend choices, thread pools, libtensorflow, the data cache. */
-export interface TrainingSettings {
+export interface TrainingProcessSettings {
   /** THAW_ENGINE; undefined: the stage's setting. */
   engine?: EngineChoice;
   /** THAW_BACKEND; undefined: the pipeline's setting. */
@@ -74,7 +74,7 @@ export interface ThawStorageSettings {
 
 export interface ThawSettings {
   state: StateSettings;
-  training: TrainingSettings;
+  training: TrainingProcessSettings;
   storage: ThawStorageSettings;
   /** THAW_TEMPORAL_CLI; undefined: searched. */
   temporalCli?: string;
@@ -148,7 +148,7 @@ export function readStateSettings(env: NodeJS.ProcessEnv = process.env): StateSe
   };
 }
 
-export function readTrainingSettings(env: NodeJS.ProcessEnv = process.env): TrainingSettings {
+export function readTrainingSettings(env: NodeJS.ProcessEnv = process.env): TrainingProcessSettings {
   const threads = { min: 0, integer: true, what: 'a whole number of threads', example: '4' };
   return {
     engine: choice(env, 'THAW_ENGINE', ENGINE_CHOICES, 'a training engine', 'UnknownEngine'),

@@ -7,7 +7,7 @@ import { checkpointPrefix, saveCheckpoint, type Tensor as CkptTensor } from '../
 import { makeDataSource, type DataSource } from '../data';
 import { UserError } from '../errors';
 import { openMetricsLog } from '../metrics';
-import type { ThawSettings, TrainingSettings } from '../settings';
+import type { ThawSettings, TrainingProcessSettings } from '../settings';
 import { loadBackend, requestedBackend } from './backend';
 import { graphOptions, requestedEngine, type StepEngine } from './engine/engine';
 import { createGraphEngine, graphEngineUnavailable, UndifferentiableOpError } from './engine/graph';
@@ -34,7 +34,7 @@ function snapshot(graph: StageGraph, values: Map<string, Float32Array>, carried:
  * native one and the network's ops can all be differentiated; otherwise tfjs on its backend, with the reason logged.
  */
 async function openEngine(req: StageRunRequest, graph: StageGraph, data: DataSource, values: Map<string, Float32Array>,
-  training: TrainingSettings, log: (line: string) => void): Promise<StepEngine> {
+  training: TrainingProcessSettings, log: (line: string) => void): Promise<StepEngine> {
   const want = requestedEngine(req.settings.engine, training.engine);
   const backendRequest = requestedBackend(req.backend, training.backend);
   if (want !== 'tfjs') {

@@ -7,7 +7,7 @@
  */
 import type { Batch } from '../../data';
 import type { EngineChoice } from '../../pipeline/plan';
-import type { TrainingSettings } from '../../settings';
+import type { TrainingProcessSettings } from '../../settings';
 
 export type TrainingEngineName = Exclude<EngineChoice, 'auto'>;
 
@@ -36,6 +36,6 @@ export interface GraphOptions {
 }
 
 /** The graph engine's options: the stage's `xla` setting unless the worker's settings override it, and their thread pools. */
-export function graphOptions(xlaSetting: boolean | undefined, settings: Pick<TrainingSettings, 'xla' | 'intraOpThreads' | 'interOpThreads'>): GraphOptions {
+export function graphOptions(xlaSetting: boolean | undefined, settings: Pick<TrainingProcessSettings, 'xla' | 'intraOpThreads' | 'interOpThreads'>): GraphOptions {
   return { xla: settings.xla ?? xlaSetting === true, intraOpThreads: settings.intraOpThreads, interOpThreads: settings.interOpThreads };
 }

@@ -6,7 +6,7 @@ import type * as tfTypes from '@tensorflow/tfjs';
 import { CheckpointReader } from '../../checkpoint';
 import { makeDataSource } from '../../data';
 import type { BackendName, DataConfig, LossType, NetworkConfig } from '../../pipeline/plan';
-import type { TrainingSettings } from '../../settings';
+import type { TrainingProcessSettings } from '../../settings';
 import { loadBackend, requestedBackend } from '../backend';
 import { getNetwork } from '../networks';
 import { segmentationLoss } from './losses';
@@ -28,7 +28,7 @@ export interface EvaluateRequest {
 }
 
 /** `training`: thaw's settings (the backend override and the data cache). */
-export async function evaluateCheckpoint(req: EvaluateRequest, training: Pick<TrainingSettings, 'backend' | 'dataCacheMb'>): Promise<number> {
+export async function evaluateCheckpoint(req: EvaluateRequest, training: Pick<TrainingProcessSettings, 'backend' | 'dataCacheMb'>): Promise<number> {
   const { tf } = await loadBackend(requestedBackend(req.backend ?? 'auto', training.backend));
   const net = getNetwork(req.network.name, { baseDir: req.baseDir });
   const params = net.resolveParams(req.network.params ?? {});
