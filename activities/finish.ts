@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { FinishRequest } from '../contract';
-import { writeFileAtomic } from '../lib/checkpoint/atomic-files';
+import { writeFileAtomic } from '../lib/storage/atomic-files';
 import { lossCurveFile, readLossLog, renderLossCurveSvg, writeLossCurve, type LossSeries } from '../lib/metrics';
 import { UserError } from '../lib/errors';
 import { writingInto } from './failures';

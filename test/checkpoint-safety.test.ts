@@ -24,7 +24,7 @@ import {
 import { INDEX_MAX_BYTES, SIDECAR_MAX_BYTES, STATE_FILE_MAX_BYTES } from '../lib/checkpoint/limits';
 import { getNetwork } from '../lib/training/networks';
 import { readSettings } from '../lib/settings';
-import { trainStage } from '../lib/training/engine/tfjs-trainer';
+import { trainInProcess } from '../lib/training/engine/tfjs-trainer';
 import type { StageSidecar } from '../lib/training/types';
 import { REPO_ROOT } from './helpers/python';
 import { stageRequest, TOYNET } from './helpers/training';
@@ -278,7 +278,7 @@ describe('a stage never overwrites nor deletes a checkpoint it did not write', (
     await flipByte(data(dir, 2), 10);
     await assert.rejects(resolveStartingCheckpoint(dir, -1), /has no usable checkpoint/);
     const before = await snapshotFiles(modelsDir(dir));
-    await assert.rejects(trainStage(stageRequest({ modelDir: dir, end: 2 }), SETTINGS), (e: Error) => {
+    await assert.rejects(trainInProcess(stageRequest({ modelDir: dir, end: 2 }), SETTINGS), (e: Error) => {
       assert.ok(e instanceof CheckpointError, String(e));
       assert.match(e.message, /stage "train" of pipeline test-hash would write \S+model\.ckpt-2, but .* already holds model\.ckpt-2\.data-00000-of-00001, model\.ckpt-2\.index, model\.ckpt-2\.meta, which this stage did not write \(there is no thaw sidecar model\.ckpt-2\.thaw\.json/);
       assert.match(e.details.fix ?? '', /move the model\.ckpt-2\.\* files out of/);
@@ -291,7 +291,7 @@ describe('a stage never overwrites nor deletes a checkpoint it did not write', (
     const dir = fresh();
     await saveCheckpoint(dir, 2, toynet(0.5), { sidecar: ownSidecar(2, 'other-pipeline-hash') });
     const before = await snapshotFiles(modelsDir(dir));
-    await assert.rejects(trainStage(stageRequest({ modelDir: dir, end: 2 }), SETTINGS),
+    await assert.rejects(trainInProcess(stageRequest({ modelDir: dir, end: 2 }), SETTINGS),
       /its sidecar says stage "train" of pipeline other-pipeli wrote it\); thaw does not overwrite checkpoints it did not write/);
     assert.deepEqual(await snapshotFiles(modelsDir(dir)), before);
   });
@@ -304,7 +304,7 @@ describe('a stage never overwrites nor deletes a checkpoint it did not write', (
     await saveCheckpoint(torn, 2, toynet(0.5), { sidecar: ownSidecar(2) });
     await unlink(indexFile(checkpointPrefix(torn, 2))); // a crash before the .index was renamed into place
     for (const dir of [corrupt, torn]) {
-      const result = await trainStage(stageRequest({ modelDir: dir, end: 2 }), SETTINGS);
+      const result = await trainInProcess(stageRequest({ modelDir: dir, end: 2 }), SETTINGS);
       assert.equal(result.checkpoint, checkpointPrefix(dir, 2));
       assert.ok(await verifyCheckpoint(result.checkpoint));
       assert.equal(((await readSidecar(result.checkpoint)) as StageSidecar).backend, result.backend, 'the stage\'s own sidecar');
@@ -318,11 +318,11 @@ describe('a stage never overwrites nor deletes a checkpoint it did not write', (
     const request = stageRequest({ modelDir: dir, restoreFrom, start: 30, end: 36, settings: { max_checkpoints: 2, save_every_n: 2 } });
     const foreign = await snapshotFiles(modelsDir(dir));
 
-    const stopped = await trainStage(request, SETTINGS, { shouldStop: () => true });
+    const stopped = await trainInProcess(request, SETTINGS, { shouldStop: () => true });
     assert.equal(stopped.stopped, true);
     assert.deepEqual(await snapshotFiles(modelsDir(dir)), foreign, 'model.ckpt-30 (restored from) is not rewritten');
 
-    const result = await trainStage(request, SETTINGS);
+    const result = await trainInProcess(request, SETTINGS);
     assert.equal(result.checkpoint, checkpointPrefix(dir, 36));
     assert.deepEqual(await listIterations(dir), [10, 20, 30, 34, 36], 'max_checkpoints 2 counts and deletes only the stage\'s own');
     const now = await snapshotFiles(modelsDir(dir));

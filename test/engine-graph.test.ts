@@ -24,7 +24,7 @@ import { LOSS_TYPES, segmentationLoss } from '../lib/training/engine/losses';
 import { GraphStep } from '../lib/training/engine/graph/graph-step';
 import { buildStageGraph } from '../lib/training/stage-setup';
 import { makeDataSource } from '../lib/data';
-import { trainStage } from '../lib/training/trainer';
+import { trainInProcess } from '../lib/training/trainer';
 import { readSettings } from '../lib/settings';
 import type { StageResult } from '../lib/training/types';
 import { relativeMaxDiff, testStream } from './helpers/niftynet';
@@ -184,7 +184,7 @@ test('an op the graph engine cannot differentiate is refused at stage start, nam
   delete GRADIENTS.Conv2D;
   try {
     const dir = tempDir('refused');
-    await assert.rejects(trainStage(stageRequest({ modelDir: dir, end: 2, ...graphOnly }), SETTINGS), (err: Error) => {
+    await assert.rejects(trainInProcess(stageRequest({ modelDir: dir, end: 2, ...graphOnly }), SETTINGS), (err: Error) => {
       assert.ok(isUserError(err) && err.type === 'UndifferentiableOp', String(err));
       assert.match(err.message, /Conv2D/);
       assert.match(err.message, /layer ToyNet\/conv_input_bn_relu\/conv_/);
@@ -192,7 +192,7 @@ test('an op the graph engine cannot differentiate is refused at stage start, nam
     });
     assert.ok(!existsSync(path.join(dir, 'models')) || readdirSync(path.join(dir, 'models')).length === 0, 'nothing was trained or written');
     const logs: string[] = [];
-    const fallback = await trainStage(stageRequest({ modelDir: tempDir('fallback'), end: 2, settings: { engine: 'auto' } }), SETTINGS, { log: (l) => logs.push(l) });
+    const fallback = await trainInProcess(stageRequest({ modelDir: tempDir('fallback'), end: 2, settings: { engine: 'auto' } }), SETTINGS, { log: (l) => logs.push(l) });
     assert.equal(fallback.engine, 'tfjs');
     assert.ok(logs.some((l) => /training engine: tfjs \[auto\] \(graph engine not used: .*Conv2D.*ToyNet\/conv_input_bn_relu\/conv_/.test(l)), logs.join('\n'));
   } finally {

@@ -4,7 +4,7 @@
  */
 import { constants, type Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { fsyncDir, removeIfPresent, writeFileAtomic, writeTemp } from '../checkpoint/atomic-files';
+import { fsyncDir, removeIfPresent, writeFileAtomic, writeTemp } from './atomic-files';
 import { notRegularFile, tooLarge } from './errors';
 import type { ReadFileOptions, ReadSource, StagedFile, Storage } from './types';
 

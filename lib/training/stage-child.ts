@@ -7,7 +7,7 @@
  */
 import { isUserError } from '../errors';
 import { readSettings } from '../settings';
-import { trainStage } from './trainer';
+import { trainInProcess } from './trainer';
 import type { ChildMessage, ParentMessage } from './stage-protocol';
 
 let stopRequested = false;
@@ -28,7 +28,7 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
   try {
     // This process' edge: settings come from the parent, or are read here once.
     const settings = message.settings ?? readSettings();
-    const result = await trainStage(message.request, settings, {
+    const result = await trainInProcess(message.request, settings, {
       onProgress: (progress) => void send({ type: 'progress', progress }),
       shouldStop: () => stopRequested,
       log: (line) => void send({ type: 'log', line }),

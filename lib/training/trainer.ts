@@ -72,8 +72,11 @@ async function openEngine(req: StageRunRequest, graph: StageGraph, data: DataSou
   return engine;
 }
 
-/** Trains the stage with thaw's `settings` (engine and backend overrides, thread pools, data cache, local runs folder). */
-export async function trainStage(req: StageRunRequest, settings: ThawSettings, hooks: TrainerHooks = {}): Promise<StageResult> {
+/**
+ * Trains the stage in this process (runStage runs this in a child; the trainStage activity runs runStage), with thaw's
+ * `settings` (engine and backend overrides, thread pools, data cache, local runs folder).
+ */
+export async function trainInProcess(req: StageRunRequest, settings: ThawSettings, hooks: TrainerHooks = {}): Promise<StageResult> {
   const log = hooks.log ?? (() => {});
   const data = makeDataSource(req.data, { seed: req.seed, baseDir: req.baseDir ?? process.cwd(), dataCacheMb: settings.training.dataCacheMb });
   const graph = buildStageGraph(req, data);

@@ -1,7 +1,7 @@
 /**
  * The tfjs engine: a stage's variables as TensorFlow.js variables and its step run op by op (training-step.ts), on
  * the backend asked for (tfjs-node-gpu, tfjs-node, pure JS). The training loop itself is engine-neutral
- * (../trainer.ts); `trainStage` is re-exported from there.
+ * (../trainer.ts); `trainInProcess` is re-exported from there.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
 import type { LoadedBackend } from '../backend';
@@ -12,7 +12,7 @@ import type { StepEngine } from './engine';
 import { nativeKernels } from './native-kernels';
 import { trainingStep, type StepContext } from './training-step';
 
-export { trainStage, type TrainerHooks } from '../trainer';
+export { trainInProcess, type TrainerHooks } from '../trainer';
 
 type Variable = tfTypes.Variable;
 

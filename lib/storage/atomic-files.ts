@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { fileError } from './errors';
+// Its errors say what happened to the file in words, as the checkpoint module reports them.
+import { fileError } from '../checkpoint/errors';
 
 export function tempName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
