@@ -41,8 +41,12 @@ export class PatternError extends UserError {
 
 /** Longest time one evaluation (a call of test or filter) may take. Real names match in microseconds. */
 export const MATCH_TIME_LIMIT_MS = 1000;
-/** The longest wall-clock time one evaluation may take on a starved machine, as a multiple of the bound. */
-const MATCH_WALL_LIMIT_FACTOR = 8;
+/**
+ * The longest wall-clock time one evaluation may take on a starved machine, as a multiple of the bound: a process
+ * getting a twentieth of a core (a CI running test files beside busy trainings) still gets its bound of CPU time. A
+ * pattern that really backtracks is refused at the first watchdog on an idle machine, and within this on a busy one.
+ */
+const MATCH_WALL_LIMIT_FACTOR = 64;
 
 function locationPrefix(where: PatternLocation): string {
   const parts = [where.file, where.field].filter((p): p is string => Boolean(p));
