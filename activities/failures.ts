@@ -7,7 +7,7 @@
  * user's to fix, and retrying could only fail again.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { describeUserError, isUserError, UserError } from '../lib/errors';
+import { describeUserError, isUserError, UserError, type UserErrorDetails } from '../lib/errors';
 import { localModelDirProblem } from '../lib/pipeline/model-dir';
 import { isS3 } from '../lib/storage';
 
@@ -35,6 +35,13 @@ export async function translatingUserErrors<T>(body: () => Promise<T>): Promise<
 export class FolderUnusableError extends UserError {
   constructor(message: string, dir: string, fix: string) {
     super('ModelDirUnusable', message, { file: dir, fix });
+  }
+}
+
+/** The loss curve (loss.svg) cannot be written: not retried, it could only fail again. */
+export class LossCurveUnwritableError extends UserError {
+  constructor(message: string, details: UserErrorDetails = {}) {
+    super('LossCurveUnwritable', message, details);
   }
 }
 

@@ -8,7 +8,7 @@ import type { FinishRequest } from '../contract';
 import { writeFileAtomic } from '../lib/storage/atomic-files';
 import { lossCurveFile, readLossLog, renderLossCurveSvg, writeLossCurve, type LossSeries } from '../lib/metrics';
 import { UserError } from '../lib/errors';
-import { writingInto } from './failures';
+import { LossCurveUnwritableError, writingInto } from './failures';
 
 export interface FinishOptions {
   /** Where local copies of remote runs' metrics are (settings.storage.localRunsDir); needed for s3:// model_dirs. */
@@ -47,7 +47,7 @@ async function unwritableAsUserError(file: string, body: () => Promise<string>):
   } catch (err) {
     const code = (err as NodeJS.ErrnoException)?.code;
     if (typeof code !== 'string' || err instanceof UserError) throw err;
-    throw new UserError('LossCurveUnwritable', `the loss curve ${file} cannot be written (${(err as Error).message})`, {
+    throw new LossCurveUnwritableError(`the loss curve ${file} cannot be written (${(err as Error).message})`, {
       file,
       fix: 'remove or rename what is in the way of loss.svg, or free space; the checkpoints are not affected',
     });

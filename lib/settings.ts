@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { UserError } from './errors';
+import { UserError, type UserErrorDetails } from './errors';
 import type { BackendName, EngineChoice } from './pipeline/plan';
 
 const MiB = 2 ** 20;
@@ -98,8 +98,34 @@ function shown(value: string): string {
   return /^[\x21-\x7e]+$/.test(value) ? value : JSON.stringify(value);
 }
 
-function malformed(name: ThawVariable, value: string, problem: string, fix: string, type = 'BadSetting'): UserError {
-  return new UserError(type, `${name}=${shown(value)} is ${problem}: ${fix}`, { field: name, fix });
+/**
+ * A THAW_* variable's value that thaw cannot use (settings is one file, so its errors are here). THAW_ENGINE and
+ * THAW_BACKEND naming what does not exist have types of their own, below.
+ */
+export class BadSettingError extends UserError {
+  constructor(message: string, details: UserErrorDetails = {}) {
+    super('BadSetting', message, details);
+  }
+}
+
+/** THAW_ENGINE names no training engine. */
+export class UnknownEngineError extends UserError {
+  constructor(message: string, details: UserErrorDetails = {}) {
+    super('UnknownEngine', message, details);
+  }
+}
+
+/** THAW_BACKEND names no backend. */
+export class UnknownBackendError extends UserError {
+  constructor(message: string, details: UserErrorDetails = {}) {
+    super('UnknownBackend', message, details);
+  }
+}
+
+type SettingErrorClass = new (message: string, details: UserErrorDetails) => UserError;
+
+function malformed(name: ThawVariable, value: string, problem: string, fix: string, kind: SettingErrorClass = BadSettingError): UserError {
+  return new kind(`${name}=${shown(value)} is ${problem}: ${fix}`, { field: name, fix });
 }
 
 function unsetFix(name: ThawVariable): string {
@@ -126,11 +152,11 @@ function flag(env: NodeJS.ProcessEnv, name: ThawVariable): boolean | undefined {
   throw malformed(name, env[name]!, 'not a switch', `set ${name} to 1 or true (on), 0 or false (off), ${unsetFix(name)}`);
 }
 
-function choice<T extends string>(env: NodeJS.ProcessEnv, name: ThawVariable, choices: readonly T[], what: string, type: string): T | undefined {
+function choice<T extends string>(env: NodeJS.ProcessEnv, name: ThawVariable, choices: readonly T[], what: string, kind: SettingErrorClass): T | undefined {
   const value = trimmed(env, name);
   if (value === undefined) return undefined;
   if (!(choices as readonly string[]).includes(value)) {
-    throw malformed(name, value, `not ${what} (known: ${choices.join(', ')})`, `set ${name} to one of ${choices.join(', ')}, ${unsetFix(name)}`, type);
+    throw malformed(name, value, `not ${what} (known: ${choices.join(', ')})`, `set ${name} to one of ${choices.join(', ')}, ${unsetFix(name)}`, kind);
   }
   return value as T;
 }
@@ -151,8 +177,8 @@ export function readStateSettings(env: NodeJS.ProcessEnv = process.env): StateSe
 export function readTrainingSettings(env: NodeJS.ProcessEnv = process.env): TrainingProcessSettings {
   const threads = { min: 0, integer: true, what: 'a whole number of threads', example: '4' };
   return {
-    engine: choice(env, 'THAW_ENGINE', ENGINE_CHOICES, 'a training engine', 'UnknownEngine'),
-    backend: choice(env, 'THAW_BACKEND', BACKEND_NAMES, 'a backend', 'UnknownBackend'),
+    engine: choice(env, 'THAW_ENGINE', ENGINE_CHOICES, 'a training engine', UnknownEngineError),
+    backend: choice(env, 'THAW_BACKEND', BACKEND_NAMES, 'a backend', UnknownBackendError),
     xla: flag(env, 'THAW_XLA'),
     intraOpThreads: number(env, 'THAW_INTRA_OP_THREADS', threads, 0),
     interOpThreads: number(env, 'THAW_INTER_OP_THREADS', threads, 0),

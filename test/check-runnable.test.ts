@@ -9,6 +9,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { preflight } from '../activities/preflight';
 import { MAX_ITERATIONS, MAX_STAGES } from '../lib/pipeline/limits';
 import { loadPipeline, parsePipeline } from '../lib/pipeline/load';
 import { topologicalOrder, type StageLink } from '../lib/pipeline/dag';
@@ -62,6 +63,22 @@ describe('model_dir that thaw run could not use', () => {
     assert.match(await oneError('sub-of-file', withModelDir('./afile/run')), /:2:12: model_dir: .*afile\/run cannot be created: .*afile is a file, not a folder/);
     assert.match(await oneError('devnull', withModelDir('/dev/null')), /:2:12: model_dir: \/dev\/null is a character device, not a folder/);
     assert.match(await oneError('proc', withModelDir('/proc/thaw-run')), /:2:12: model_dir: \/proc\/thaw-run: its folder \/proc takes no new folders/);
+  });
+
+  it('a model_dir that is a file, or under one: the preflight activity reports it as thaw check does', async () => {
+    await writeFile(path.join(dir, 'bfile'), 'x');
+    for (const [name, modelDir] of [['same-file', './bfile'], ['same-under-file', './bfile/run']]) {
+      const { code, stdout, stderr } = await check(name, withModelDir(modelDir), '--json');
+      assert.equal(code, 1, stdout + stderr);
+      const checked = JSON.parse(stdout) as PreflightReport;
+      const activity = await preflight(await loadPipeline(file(name)));
+      assert.equal(activity.ok, false);
+      // thaw check adds where the field is in the file (line:column); the rest is the same problem.
+      const unlocated = checked.errors.map(({ line, column, ...p }) => ({ ...p, message: p.message.replace(`${file(name)}:${line}:${column}:`, `${file(name)}:`) }));
+      assert.deepEqual(activity.errors, unlocated);
+      assert.deepEqual(activity.errors.map((p) => [p.code, p.field]), [['ModelDir', 'model_dir']]);
+      assert.match(activity.errors[0].message, /bfile(\/run cannot be created: .*bfile)? is a file, not a folder\n {2}Fix: set model_dir to a folder you can write to/);
+    }
   });
 
   it('a NUL byte, 5,000 characters, a 300-byte folder name: refused by the loader', async () => {

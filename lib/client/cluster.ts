@@ -20,6 +20,7 @@ import { clusterFromEnv } from '../server/connection';
 import { DevServerBusyError } from '../server/db-lock';
 import { isPortClash, startDevServer, type DevServer } from '../server/dev-server';
 import { processExists } from '../util/processes';
+import { NoClusterConfiguredError } from './errors';
 import { modelDirHash } from './ids';
 
 export interface ThawCluster {
@@ -140,7 +141,7 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
   if (external) return connected(external.connectionOptions, external.namespace, external.description, 'external');
   // Without a model_dir there is no embedded server to start or share (`thaw worker` on its own): say what to set.
   if (!options.stateDir) {
-    throw new UserError('NoClusterConfigured', 'no Temporal server to connect to: TEMPORAL_ADDRESS (or TEMPORAL_PROFILE) is not set', {
+    throw new NoClusterConfiguredError('no Temporal server to connect to: TEMPORAL_ADDRESS (or TEMPORAL_PROFILE) is not set', {
       fix: 'start `thaw server` and set TEMPORAL_ADDRESS to the address it prints (or name an envconfig profile with TEMPORAL_PROFILE); on one machine `thaw run` needs no separate worker',
     });
   }

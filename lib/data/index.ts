@@ -8,6 +8,7 @@ import type { DataSource } from './source';
 import { makeSyntheticSource } from './synthetic';
 
 export type { Batch, DataSource } from './source';
+export { DataError } from './errors';
 export { SYNTHETIC_TASKS } from './synthetic';
 
 export interface DataSourceOptions {
@@ -18,7 +19,7 @@ export interface DataSourceOptions {
   dataCacheMb?: number;
 }
 
-/** Builds the data source for a stage. Throws a UserError of type 'DataError' for bad configs or files. */
+/** Builds the data source for a stage. Throws a DataError for bad configs or files. */
 export function makeDataSource(config: DataConfig, opts: DataSourceOptions): DataSource {
   switch (config.kind) {
     case 'synthetic':

@@ -1,7 +1,7 @@
 /** The NIfTI files a command-line argument names: a file, a folder (its .nii / .nii.gz files) or a glob. */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors';
+import { DataError } from './errors';
 import { globFiles } from './glob';
 
 const NIFTI_EXT = /\.nii(\.gz)?$/i;
@@ -19,7 +19,7 @@ export function niftiFiles(arg: string, baseDir: string, field: string): string[
   const folder = stat?.isDirectory() === true;
   const files = (folder ? globFiles('*', resolved) : globFiles(arg, baseDir)).filter((f) => NIFTI_EXT.test(f));
   if (files.length === 0) {
-    throw new UserError('DataError', `${arg}: ${folder ? 'the folder holds no .nii or .nii.gz files' : 'no NIfTI file (.nii, .nii.gz) matches'}`, {
+    throw new DataError(`${arg}: ${folder ? 'the folder holds no .nii or .nii.gz files' : 'no NIfTI file (.nii, .nii.gz) matches'}`, {
       field, fix: 'give a NIfTI file, a folder of them or a glob such as data/*_t1.nii.gz (quote it so the shell leaves it alone)',
     });
   }

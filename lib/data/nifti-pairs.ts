@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../errors';
+import { DataError } from './errors';
 import type { NiftiDataConfig } from '../pipeline/plan';
 import { globFiles } from './glob';
 
@@ -39,7 +39,7 @@ function isLabelFile(file: string, suffix: string): boolean {
 function pairsFromGlob(pattern: string, suffix: string, baseDir: string): ImageLabelPair[] {
   const images = globFiles(pattern, baseDir).filter((f) => NIFTI_EXT.test(f) && !isLabelFile(f, suffix));
   if (images.length === 0) {
-    throw new UserError('DataError', `no NIfTI images match '${pattern}' (resolved against ${baseDir})`, {
+    throw new DataError(`no NIfTI images match '${pattern}' (resolved against ${baseDir})`, {
       field: 'data.images',
       fix: 'check the pattern; it is relative to the pipeline file, e.g. images: data/*.nii.gz',
     });
@@ -47,7 +47,7 @@ function pairsFromGlob(pattern: string, suffix: string, baseDir: string): ImageL
   return images.map((image) => {
     const label = labelPathFor(image, suffix);
     if (!existsSync(label)) {
-      throw new UserError('DataError', `${image}: its label file ${label} does not exist`, {
+      throw new DataError(`${image}: its label file ${label} does not exist`, {
         file: image,
         field: 'data.label_suffix',
         fix: `add the label file, or set label_suffix to what your label files are named with (now '${suffix}')`,
@@ -82,14 +82,14 @@ function splitCsvLine(line: string): string[] {
 
 function pairsFromCsv(csvFile: string): ImageLabelPair[] {
   if (!existsSync(csvFile)) {
-    throw new UserError('DataError', `CSV file ${csvFile} does not exist`, { file: csvFile, field: 'data.csv', fix: 'check the path (relative to the pipeline file)' });
+    throw new DataError(`CSV file ${csvFile} does not exist`, { file: csvFile, field: 'data.csv', fix: 'check the path (relative to the pipeline file)' });
   }
   const lines = readFileSync(csvFile, 'utf8').split(/\r?\n/).filter((l) => l.trim().length > 0);
   const header = lines.length > 0 ? splitCsvLine(lines[0]).map((h) => h.toLowerCase()) : [];
   const imageCol = header.indexOf('image');
   const labelCol = header.indexOf('label');
   if (imageCol < 0 || labelCol < 0) {
-    throw new UserError('DataError', `${csvFile}: the first row must name the columns 'image' and 'label' (found: ${header.join(', ') || 'nothing'})`, {
+    throw new DataError(`${csvFile}: the first row must name the columns 'image' and 'label' (found: ${header.join(', ') || 'nothing'})`, {
       file: csvFile,
       fix: 'add a header row such as: image,label',
     });
@@ -99,20 +99,20 @@ function pairsFromCsv(csvFile: string): ImageLabelPair[] {
     const cells = splitCsvLine(line);
     const [image, label] = [cells[imageCol], cells[labelCol]].map((p) => (p ? path.resolve(dir, p) : ''));
     for (const [what, file] of [['image', image], ['label', label]] as const) {
-      if (!file) throw new UserError('DataError', `${csvFile}:${i + 2}: the ${what} column is empty`, { file: csvFile, fix: 'give both an image and a label path on every row' });
-      if (!existsSync(file)) throw new UserError('DataError', `${csvFile}:${i + 2}: ${what} file ${file} does not exist`, { file: csvFile, fix: 'paths are relative to the CSV file\'s folder' });
+      if (!file) throw new DataError(`${csvFile}:${i + 2}: the ${what} column is empty`, { file: csvFile, fix: 'give both an image and a label path on every row' });
+      if (!existsSync(file)) throw new DataError(`${csvFile}:${i + 2}: ${what} file ${file} does not exist`, { file: csvFile, fix: 'paths are relative to the CSV file\'s folder' });
     }
     return { image, label };
   });
-  if (pairs.length === 0) throw new UserError('DataError', `${csvFile} lists no image/label pairs`, { file: csvFile, fix: 'add rows of image,label paths' });
+  if (pairs.length === 0) throw new DataError(`${csvFile} lists no image/label pairs`, { file: csvFile, fix: 'add rows of image,label paths' });
   return pairs;
 }
 
 export function findImageLabelPairs(config: NiftiDataConfig, baseDir: string): ImageLabelPair[] {
   if (config.csv && config.images) {
-    throw new UserError('DataError', 'data gives both csv and images', { field: 'data', fix: 'use either csv (image,label columns) or images + label_suffix' });
+    throw new DataError('data gives both csv and images', { field: 'data', fix: 'use either csv (image,label columns) or images + label_suffix' });
   }
   if (config.csv) return pairsFromCsv(path.resolve(baseDir, config.csv));
   if (config.images) return pairsFromGlob(config.images, config.label_suffix ?? DEFAULT_LABEL_SUFFIX, baseDir);
-  throw new UserError('DataError', 'NIfTI data needs either csv or images', { field: 'data', fix: 'set data.images (a glob such as data/*.nii.gz) or data.csv' });
+  throw new DataError('NIfTI data needs either csv or images', { field: 'data', fix: 'set data.images (a glob such as data/*.nii.gz) or data.csv' });
 }

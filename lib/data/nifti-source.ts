@@ -9,7 +9,7 @@
  * Images are read on first use, normalised, and kept with their labels in a cache of `cacheMb` MB (settings:
  * THAW_DATA_CACHE_MB, default 1024).
  */
-import { UserError } from '../errors';
+import { DataError } from './errors';
 import type { NiftiDataConfig } from '../pipeline/plan';
 import { DEFAULT_DATA_CACHE_MB } from '../settings';
 import { readNifti, readNiftiHeader, type NiftiHeader } from './nifti';
@@ -61,7 +61,7 @@ function shapeText(g: Geometry): string {
 function checkPair(pair: ImageLabelPair, crop: number[]): Geometry {
   const image = geometryOf(readNiftiHeader(pair.image));
   const label = geometryOf(readNiftiHeader(pair.label));
-  const fail = (file: string, what: string, fix: string) => new UserError('DataError', `${file}: ${what}`, { file, fix });
+  const fail = (file: string, what: string, fix: string) => new DataError(`${file}: ${what}`, { file, fix });
   if (crop.length === 2 && image.spatial[2] !== 1) {
     throw fail(pair.image, `is 3-D (${shapeText(image)}) but spatial_size has 2 numbers`, 'give spatial_size 3 numbers (e.g. [64, 64, 1] for slices)');
   }
@@ -83,7 +83,7 @@ function readLabels(file: string, numClasses: number | null): Int32Array {
     const v = raw[i];
     if (!(Number.isInteger(v) && v >= 0 && (numClasses === null || v < numClasses))) {
       const tooLarge = Number.isInteger(v) && v >= 0;
-      throw new UserError('DataError', tooLarge
+      throw new DataError(tooLarge
         ? `${file}: label value ${v} at voxel ${i} is not below data.num_classes (${numClasses})`
         : `${file}: label value ${v} at voxel ${i} is not a class index (labels must be non-negative integers)`, {
         file,
@@ -134,14 +134,14 @@ class VolumeCache {
 export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: string, cacheMb = DEFAULT_DATA_CACHE_MB): DataSource {
   const crop = config.spatial_size;
   if ((crop.length !== 2 && crop.length !== 3) || !crop.every((s) => Number.isInteger(s) && s >= 1)) {
-    throw new UserError('DataError', `spatial_size must be 2 or 3 positive integers, got [${crop.join(', ')}]`, { field: 'data.spatial_size', fix: 'e.g. spatial_size: [64, 64, 64]' });
+    throw new DataError(`spatial_size must be 2 or 3 positive integers, got [${crop.join(', ')}]`, { field: 'data.spatial_size', fix: 'e.g. spatial_size: [64, 64, 64]' });
   }
   const pairs = findImageLabelPairs(config, baseDir);
   const geometries = pairs.map((p) => checkPair(p, crop));
   const channels = geometries[0].channels;
   const odd = geometries.findIndex((g) => g.channels !== channels);
   if (odd >= 0) {
-    throw new UserError('DataError', `${pairs[odd].image}: has ${geometries[odd].channels} channels, ${pairs[0].image} has ${channels}`, { file: pairs[odd].image, fix: 'give every image the same channels (modalities)' });
+    throw new DataError(`${pairs[odd].image}: has ${geometries[odd].channels} channels, ${pairs[0].image} has ${channels}`, { file: pairs[odd].image, fix: 'give every image the same channels (modalities)' });
   }
   // Every label map is read once now: bad values fail before training, and num_classes can default to what is there.
   let maxLabel = 1;

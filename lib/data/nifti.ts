@@ -1,8 +1,8 @@
 /**
  * NIfTI-1 and NIfTI-2 single-file images (`.nii`, gzip-compressed `.nii.gz`): header parsing and voxel reading.
  * Either byte order; integer and float voxel types; `scl_slope`/`scl_inter` applied as the standard says (slope 0
- * means "no scaling"). Voxels come back as float32 in file order (x fastest). Problems are UserErrors of type
- * 'DataError' naming the file and what is wrong.
+ * means "no scaling"). Voxels come back as float32 in file order (x fastest). Problems are DataErrors naming the
+ * file and what is wrong.
  *
  * The header also keeps what a writer needs to give an output the same place in space (qform and sform with their
  * codes, units, slice timing, description; see nifti-write.ts), and `niftiAffine` gives the voxel-to-world matrix
@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
-import { UserError } from '../errors';
+import { DataError } from './errors';
 
 export interface NiftiHeader {
   version: 1 | 2;
@@ -89,8 +89,8 @@ const VOXEL_TYPES: Record<number, VoxelType> = {
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const UNSUPPORTED_TYPES: Record<number, string> = { 32: 'complex64', 128: 'rgb24', 1536: 'float128', 1792: 'complex128', 2048: 'complex256', 2304: 'rgba32' };
 
-function dataError(file: string, what: string, fix: string): UserError {
-  return new UserError('DataError', `${file}: ${what}`, { file, fix });
+function dataError(file: string, what: string, fix: string): DataError {
+  return new DataError(`${file}: ${what}`, { file, fix });
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];

@@ -17,7 +17,7 @@
  * Sample j of iteration i is a pure function of (seed, i, j, task, spatial_size): independent of batch size and of
  * any earlier call.
  */
-import { UserError } from '../errors';
+import { DataError } from './errors';
 import type { SyntheticDataConfig } from '../pipeline/plan';
 import { Purpose, sampleStream, type Stream } from './random';
 import type { Batch, DataSource } from './source';
@@ -147,14 +147,14 @@ function renderSample(seed: number, iteration: number, sample: number, size: num
 export function makeSyntheticSource(config: SyntheticDataConfig, seed: number): DataSource {
   const task = SYNTHETIC_TASKS[config.task];
   if (!task) {
-    throw new UserError('DataError', `unknown synthetic task '${config.task}'`, {
+    throw new DataError(`unknown synthetic task '${config.task}'`, {
       field: 'data.task',
       fix: `use one of: ${Object.entries(SYNTHETIC_TASKS).map(([k, t]) => `${k} (${t.description})`).join(', ')}`,
     });
   }
   const size = config.spatial_size;
   if ((size.length !== 2 && size.length !== 3) || !size.every((s) => Number.isInteger(s) && s >= 8)) {
-    throw new UserError('DataError', `synthetic spatial_size must be 2 or 3 integers >= 8, got [${size.join(', ')}]`, {
+    throw new DataError(`synthetic spatial_size must be 2 or 3 integers >= 8, got [${size.join(', ')}]`, {
       field: 'data.spatial_size',
       fix: 'e.g. spatial_size: [64, 64] or [32, 32, 32]',
     });

@@ -7,7 +7,7 @@
  * [x, y, z, 1, classes] probabilities) is read as its argmax; label maps must hold class indices.
  */
 import { niftiAffine, readNifti, type Affine, type NiftiHeader } from '../data/nifti';
-import { UserError } from '../errors';
+import { EvaluationError } from './errors';
 import type { EvaluationPair } from './pairs';
 
 export interface ClassMetrics {
@@ -48,8 +48,8 @@ export interface EvaluationReport {
   foregroundDice: number | null;
 }
 
-function evalError(message: string, file: string, fix: string, field?: string): UserError {
-  return new UserError('EvaluationError', message, { file, fix, field });
+function evalError(message: string, file: string, fix: string, field?: string): EvaluationError {
+  return new EvaluationError(message, { file, fix, field });
 }
 
 const spatialOf = (h: NiftiHeader) => [h.dims[0], h.dims[1] ?? 1, h.dims[2] ?? 1];

@@ -3,4 +3,5 @@ export {
   classMetrics, evaluateSegmentations, evaluationCsv, formatMetric,
   type CaseEvaluation, type ClassMetrics, type ClassSummary, type EvaluationReport,
 } from './evaluate';
+export { EvaluationError } from './errors';
 export { DEFAULT_EVAL_LABEL_SUFFIX, DEFAULT_SEG_SUFFIX, pairSegmentations, type EvaluationPair, type PairOptions } from './pairs';

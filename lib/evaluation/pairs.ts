@@ -5,7 +5,7 @@
  * pipelines' data.label_suffix). Where some files of a folder carry the suffix and some do not (images and labels in
  * one folder), only those with it count.
  */
-import { UserError } from '../errors';
+import { EvaluationError } from './errors';
 import { niftiFiles, niftiStem } from '../data/nifti-files';
 
 export interface EvaluationPair {
@@ -36,7 +36,7 @@ function keyed(files: string[], suffix: string, niftynet: boolean, what: string)
     const key = withSuffix ? stem.slice(0, -suffix.length) : stem;
     const other = out.get(key);
     if (other) {
-      throw new UserError('EvaluationError', `two ${what}s are for case ${key}: ${other} and ${files[i]}`, {
+      throw new EvaluationError(`two ${what}s are for case ${key}: ${other} and ${files[i]}`, {
         file: files[i], fix: `keep one ${what} per case in what you pass`,
       });
     }
@@ -54,7 +54,7 @@ export function pairSegmentations(segArg: string, labelArg: string, opts: PairOp
   const orphans = [...segs].filter(([key]) => !labels.has(key));
   if (orphans.length > 0) {
     const list = orphans.slice(0, 3).map(([key, file]) => `${file} (case ${key})`).join(', ');
-    throw new UserError('EvaluationError', `no label map for ${orphans.length} segmentation${orphans.length === 1 ? '' : 's'}: ${list}${orphans.length > 3 ? ', …' : ''}`, {
+    throw new EvaluationError(`no label map for ${orphans.length} segmentation${orphans.length === 1 ? '' : 's'}: ${list}${orphans.length > 3 ? ', …' : ''}`, {
       file: orphans[0][1], field: 'labels',
       fix: `name label maps <case>${labelSuffix}.nii[.gz] or <case>.nii[.gz] (set --label-suffix / --seg-suffix to your names), or pass only segmentations that have one`,
     });

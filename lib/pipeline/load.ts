@@ -56,7 +56,7 @@ export async function loadPipelineSource(file: string): Promise<PipelineSource> 
 /** The file's text: a regular file of at most MAX_PIPELINE_BYTES (a FIFO or /dev/zero would block or never end). */
 async function readPipelineText(file: string): Promise<string> {
   const cannot = (why: string, fix = 'check the path of the pipeline YAML') =>
-    new UserError('PipelineError', `${file}: cannot read the pipeline: ${why}`, { file, fix });
+    new PipelineError({ message: `${file}: cannot read the pipeline: ${why}`, details: { file, fix } });
   let handle;
   try {
     // Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
@@ -87,11 +87,12 @@ async function readPipelineText(file: string): Promise<string> {
   }
 }
 
-function tooLarge(file: string, bytes: number): UserError {
+function tooLarge(file: string, bytes: number): PipelineError {
   const size = (n: number) => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`);
-  return new UserError('PipelineError',
-    `${file}: the pipeline is ${bytes === MAX_PIPELINE_BYTES + 1 ? 'over ' : ''}${size(bytes)}, more than thaw reads (${size(MAX_PIPELINE_BYTES)})`,
-    { file, fix: `keep a pipeline under ${size(MAX_PIPELINE_BYTES)} and ${MAX_STAGES} stages; split a longer schedule into several pipelines` });
+  return new PipelineError({
+    message: `${file}: the pipeline is ${bytes === MAX_PIPELINE_BYTES + 1 ? 'over ' : ''}${size(bytes)}, more than thaw reads (${size(MAX_PIPELINE_BYTES)})`,
+    details: { file, fix: `keep a pipeline under ${size(MAX_PIPELINE_BYTES)} and ${MAX_STAGES} stages; split a longer schedule into several pipelines` },
+  });
 }
 
 type Path = Array<string | number>;

@@ -2,7 +2,7 @@
  * Pipeline problems: every mistake found in a pipeline YAML, with where it is (file, line:column, field) and what
  * would be valid. All problems of a file are collected and thrown together as one PipelineError.
  */
-import { UserError } from '../errors';
+import { UserError, type UserErrorDetails } from '../errors';
 
 export interface PipelineProblem {
   file: string;
@@ -19,19 +19,33 @@ export function formatProblem(p: PipelineProblem): string {
   return `${where}: ${p.field ? `${p.field}: ` : ''}${p.message}`;
 }
 
+/** A pipeline file that cannot be read as a whole (missing, a folder, too large): one message and its own fix. */
+export interface UnreadablePipeline {
+  message: string;
+  details: UserErrorDetails;
+}
+
+/** The message and details of a PipelineError listing `problems` (of `total`). */
+function listed(problems: PipelineProblem[], total: number): { message: string; details: UserErrorDetails } {
+  const first = problems[0];
+  const count = total > 1 ? `${total} problems in the pipeline:\n  ` : '';
+  return {
+    message: count + problems.map(formatProblem).join('\n  '),
+    details: { file: first?.file, field: first?.field, fix: 'edit the pipeline file as the message says' },
+  };
+}
+
 export class PipelineError extends UserError {
+  /** The problems found in the file; empty when the file could not be read at all (the message says why). */
   readonly problems: PipelineProblem[];
 
   /** `total`: how many problems there are, when `problems` lists only the first of them. */
-  constructor(problems: PipelineProblem[], total = problems.length) {
-    const first = problems[0];
-    const count = total > 1 ? `${total} problems in the pipeline:\n  ` : '';
-    super('PipelineError', count + problems.map(formatProblem).join('\n  '), {
-      file: first?.file,
-      field: first?.field,
-      fix: 'edit the pipeline file as the message says',
-    });
-    this.problems = problems;
+  constructor(problems: PipelineProblem[], total?: number);
+  constructor(unreadable: UnreadablePipeline);
+  constructor(problems: PipelineProblem[] | UnreadablePipeline, total?: number) {
+    const { message, details } = Array.isArray(problems) ? listed(problems, total ?? problems.length) : problems;
+    super('PipelineError', message, details);
+    this.problems = Array.isArray(problems) ? problems : [];
   }
 }
 

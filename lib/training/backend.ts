@@ -4,8 +4,8 @@
  * per-worker override) or else the pipeline's `backend`, `auto` taking the fastest one that loads.
  */
 import type * as tfTypes from '@tensorflow/tfjs';
-import { UserError } from '../errors';
 import type { BackendName } from '../pipeline/plan';
+import { BackendUnavailableError } from './errors';
 
 export type Tf = typeof tfTypes;
 export type EngineName = Exclude<BackendName, 'auto'>;
@@ -64,7 +64,7 @@ export async function loadBackend(request: BackendName, log: (line: string) => v
     failures.push(`${name}: ${error}`);
   }
   const wanted = request === 'auto' ? 'cpu' : request;
-  throw new UserError('BackendUnavailable', `training backend ${request} is not available (${failures.join('; ')})`, {
+  throw new BackendUnavailableError(`training backend ${request} is not available (${failures.join('; ')})`, {
     field: 'backend',
     fix: `${HOW_TO_GET[wanted]}; or choose another backend (pipeline \`backend:\` or THAW_BACKEND: auto, tensorflow, cpu)`,
   });

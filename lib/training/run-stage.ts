@@ -3,12 +3,12 @@
  * caller's event loop, and with it Temporal heartbeats and cancellation). Progress arrives over IPC; an abort signal
  * asks the child to checkpoint at its current iteration and return (result.stopped = true), with a hard kill if it
  * does not exit in time. A child crash is a plain (retryable) Error carrying the tail of its stderr; a user error in
- * the child is re-thrown as a UserError of the same type.
+ * the child is re-thrown as a UserError of the same type (StageChildUserError).
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
-import { UserError } from '../errors';
 import type { ThawSettings } from '../settings';
+import { StageChildUserError } from './errors';
 import type { ChildMessage, ParentMessage } from './stage-protocol';
 import type { StageProgress, StageResult, StageRunRequest } from './types';
 
@@ -106,7 +106,7 @@ export function runStage(req: StageRunRequest, opts: RunStageOptions = {}): Prom
         case 'error':
           outcome = {
             error: 'userError' in m
-              ? new UserError(m.userError.type, m.userError.message, m.userError.details)
+              ? new StageChildUserError(m.userError.type, m.userError.message, m.userError.details)
               : Object.assign(new Error(`stage ${req.stage}: training failed: ${m.message}`), { stack: m.stack }),
           };
           break;

@@ -4,7 +4,8 @@
  */
 import { CheckpointReader, latestValidCheckpoint, readSidecar, type CheckpointWriter, type Tensor } from '../checkpoint';
 import type { DataSource } from '../data';
-import { UserError } from '../errors';
+import type { UserError, UserErrorDetails } from '../errors';
+import { DataNetworkMismatchError, InvalidSelectionError, MissingVariableError, NothingToTrainError, ShapeMismatchError } from './errors';
 import { getNetwork, type CommonParams, type NetworkDefinition } from './networks';
 import type { VariableSpec } from './networks/variable-spec';
 import { optimizerVariables } from './optimizers/slot-names';
@@ -26,14 +27,15 @@ export interface StageGraph {
   frozenLayers: Set<string>;
 }
 
-function stageError(req: StageRunRequest, type: string, message: string, field: string, fix: string): UserError {
-  return new UserError(type, `stage ${req.stage}: ${message}`, { field, fix });
+/** `kind`: one of the stage errors of ./errors. */
+function stageError(req: StageRunRequest, kind: new (message: string, details: UserErrorDetails) => UserError, message: string, field: string, fix: string): UserError {
+  return new kind(`stage ${req.stage}: ${message}`, { field, fix });
 }
 
 /** Checks that the data fits the network (channels, classes, dimensionality, the network's size constraints). */
 function checkDataFitsNetwork(req: StageRunRequest, graph: Pick<StageGraph, 'net' | 'params'>, data: DataSource): void {
   const { net, params } = graph;
-  const mismatch = (what: string, field: string, fix: string) => stageError(req, 'DataNetworkMismatch', what, field, fix);
+  const mismatch = (what: string, field: string, fix: string) => stageError(req, DataNetworkMismatchError, what, field, fix);
   if (data.channels !== params.in_channels) {
     throw mismatch(`the data has ${data.channels} channel(s) but network ${net.name} expects in_channels ${params.in_channels}`,
       'network.params.in_channels', `set network.params.in_channels: ${data.channels}`);
@@ -63,13 +65,13 @@ export function buildStageGraph(req: StageRunRequest, data: DataSource): StageGr
   for (const name of trainedNames) {
     const spec = byName.get(name);
     if (!spec || !spec.trainable) {
-      throw stageError(req, 'InvalidSelection', `"${name}" is not a trainable variable of network ${net.name}`,
+      throw stageError(req, InvalidSelectionError, `"${name}" is not a trainable variable of network ${net.name}`,
         'vars_to_freeze', 'check the stage\'s selection with `thaw check`');
     }
   }
   const trained = netVars.filter((v) => trainedNames.has(v.name));
   if (trained.length === 0) {
-    throw stageError(req, 'NothingToTrain', 'every trainable variable is frozen', 'vars_to_freeze',
+    throw stageError(req, NothingToTrainError, 'every trainable variable is frozen', 'vars_to_freeze',
       'freeze fewer variables (vars_to_freeze) so that the stage trains something');
   }
   return { net, params, ...trainingGraph(netVars, trainedNames, req.settings.optimizer) };
@@ -149,7 +151,7 @@ export async function loadStartValues(req: StageRunRequest, graph: StageGraph, r
   const source = resume?.prefix ?? req.restoreFrom;
   const restored = new Set(resume ? graph.variables.map((v) => v.name) : req.selection.restored);
   if (!source && req.selection.restored.length > 0) {
-    throw stageError(req, 'InvalidSelection', 'the selection restores variables but there is no checkpoint to restore from',
+    throw stageError(req, InvalidSelectionError, 'the selection restores variables but there is no checkpoint to restore from',
       'vars_to_restore', 'set starting_iter to a checkpoint, or restore nothing');
   }
   const values = new Map<string, Float32Array>();
@@ -175,13 +177,13 @@ export async function loadStartValues(req: StageRunRequest, graph: StageGraph, r
 
 async function readFloat(req: StageRunRequest, reader: CheckpointReader, spec: VariableSpec): Promise<Float32Array> {
   if (!reader.has(spec.name)) {
-    throw stageError(req, 'MissingVariable', `variable ${spec.name} is not in checkpoint ${reader.prefix}`, 'vars_to_restore',
+    throw stageError(req, MissingVariableError, `variable ${spec.name} is not in checkpoint ${reader.prefix}`, 'vars_to_restore',
       'exclude it from vars_to_restore (it is then initialised), or restore from a checkpoint that has it');
   }
   const t = await reader.read(spec.name);
   const same = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i]);
   if (t.dtype !== 'float32' || !same) {
-    throw stageError(req, 'ShapeMismatch',
+    throw stageError(req, ShapeMismatchError,
       `variable ${spec.name} is ${t.dtype}[${t.shape.join(', ')}] in ${reader.prefix} but float32[${spec.shape.join(', ')}] in the network`,
       'vars_to_restore', 'exclude it from vars_to_restore, or change network.params to match the checkpoint');
   }

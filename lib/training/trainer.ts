@@ -5,13 +5,13 @@
  */
 import { checkpointPrefix, saveCheckpoint, type Tensor as CkptTensor } from '../checkpoint';
 import { makeDataSource, type DataSource } from '../data';
-import { UserError } from '../errors';
 import { openMetricsLog } from '../metrics';
 import type { ThawSettings, TrainingProcessSettings } from '../settings';
 import { loadBackend, requestedBackend } from './backend';
 import { graphOptions, requestedEngine, type StepEngine } from './engine/engine';
 import { createGraphEngine, graphEngineUnavailable, UndifferentiableOpError } from './engine/graph';
 import { createTfjsEngine } from './engine/tfjs-trainer';
+import { EngineUnavailableError, UndifferentiableNetworkError } from './errors';
 import { buildStageGraph, findResumePoint, loadStartValues, stageWriter, type StageGraph } from './stage-setup';
 import type { StageProgress, StageResult, StageRunRequest, StageSidecar } from './types';
 
@@ -52,7 +52,7 @@ async function openEngine(req: StageRunRequest, graph: StageGraph, data: DataSou
       } catch (err) {
         if (!(err instanceof UndifferentiableOpError)) throw err;
         if (want === 'graph') {
-          throw new UserError('UndifferentiableOp', `stage ${req.stage}: ${err.message}; nothing was trained`, {
+          throw new UndifferentiableNetworkError(`stage ${req.stage}: ${err.message}; nothing was trained`, {
             field: 'engine', fix: 'train this network with engine: tfjs (or THAW_ENGINE=tfjs), or engine: auto to fall back',
           });
         }
@@ -60,7 +60,7 @@ async function openEngine(req: StageRunRequest, graph: StageGraph, data: DataSou
       }
     }
     if (want === 'graph') {
-      throw new UserError('EngineUnavailable', `stage ${req.stage}: training engine graph is not available: ${reason}`, {
+      throw new EngineUnavailableError(`stage ${req.stage}: training engine graph is not available: ${reason}`, {
         field: 'engine', fix: 'run `npx thaw setup` (or point THAW_TF_PACKAGE_DIR at a tensorflow wheel\'s folder); or use engine: auto / tfjs',
       });
     }

@@ -3,24 +3,25 @@
  * initialises, freezes and trains (what the seed's "check your regex in RegEx101" advice becomes).
  * Exit 0 when the pipeline can run, 1 when not, 2 on usage errors.
  */
-import { describeUserError, isUserError, type UserError } from '../../errors';
+import { describeUserError } from '../../errors';
 import { loadPipelineSource } from '../../pipeline/load';
-import { formatProblem, type PipelineProblem } from '../../pipeline/problems';
+import { formatProblem, PipelineError, type PipelineProblem } from '../../pipeline/problems';
 import { checkPlan, type PreflightReport, type StageReport } from '../../selection/preflight';
 import { plural, type Problem } from '../../selection/problems';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 import { formatTable } from '../../util/text-table';
 
 /** A pipeline that does not parse, as a report: the schema problems are its errors. */
-function schemaReport(err: UserError & { problems?: PipelineProblem[] }): PreflightReport {
-  const problems = err.problems ?? [{ file: '', field: '', message: err.message }];
+function schemaReport(err: PipelineError): PreflightReport {
+  const listed = err.problems.length > 0;
+  const problems: PipelineProblem[] = listed ? err.problems : [{ file: '', field: '', message: err.message }];
   const errors = problems.map((p): Problem => ({
     code: 'PipelineError',
     field: p.field,
     ...(p.line === undefined ? {} : { line: p.line, column: p.column ?? 1 }),
     variables: [],
-    message: err.problems ? formatProblem(p) : describeUserError(err),
-    fix: err.problems ? 'edit the pipeline file as the message says' : (err.details.fix ?? 'edit the pipeline file as the message says'),
+    message: listed ? formatProblem(p) : describeUserError(err),
+    fix: listed ? 'edit the pipeline file as the message says' : (err.details.fix ?? 'edit the pipeline file as the message says'),
   }));
   return { ok: false, errors, warnings: [], stages: [] };
 }
@@ -96,7 +97,7 @@ export const checkCommand: Command = {
       const { plan, locate } = await loadPipelineSource(file);
       report = await checkPlan(plan, { locate });
     } catch (err) {
-      if (!isUserError(err) || err.type !== 'PipelineError') throw err;
+      if (!(err instanceof PipelineError)) throw err;
       report = schemaReport(err);
     }
     console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(file, report, values.verbose));

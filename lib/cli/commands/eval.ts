@@ -3,8 +3,7 @@
  * Jaccard per class and per case, as a table, CSV (--csv FILE) or JSON (--json).
  */
 import { writeFileSync } from 'node:fs';
-import { evaluateSegmentations, evaluationCsv, formatMetric, pairSegmentations, type EvaluationReport } from '../../evaluation';
-import { UserError } from '../../errors';
+import { EvaluationError, evaluateSegmentations, evaluationCsv, formatMetric, pairSegmentations, type EvaluationReport } from '../../evaluation';
 import { formatTable } from '../../util/text-table';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
@@ -48,7 +47,7 @@ export const evalCommand: Command = {
       try {
         writeFileSync(values.csv, evaluationCsv(report));
       } catch (err) {
-        throw new UserError('EvaluationError', `cannot write ${values.csv} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: values.csv, field: '--csv', fix: 'check the path and that its folder exists' });
+        throw new EvaluationError(`cannot write ${values.csv} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file: values.csv, field: '--csv', fix: 'check the path and that its folder exists' });
       }
     }
     console.log(values.json ? JSON.stringify(report, null, 2) : reportTable(report));

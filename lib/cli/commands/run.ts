@@ -14,7 +14,6 @@ import { workflowIdFor } from '../../client/ids';
 import { LiveStatus } from '../../client/live';
 import { failureMessage, queryStatus, resultOf, surviveServerLoss } from '../../client/runs';
 import { startPipeline, type PipelineHandle } from '../../client/start';
-import { UserError } from '../../errors';
 import { loadPipeline } from '../../pipeline/load';
 import type { Plan } from '../../pipeline/plan';
 import { usesExternalCluster } from '../../server/connection';
@@ -22,6 +21,7 @@ import { installSdkLogs, sdkLogFile } from '../../server/sdk-logs';
 import { startThawWorkers, type RunningWorkers } from '../../../worker';
 import type { PipelineResult } from '../../../contract';
 import { parseCommandArgs, parseNumberFlag, UsageError, type Command } from '../command';
+import { BackgroundRunFailedError } from '../errors';
 
 export const runCommand: Command = {
   name: 'run',
@@ -247,12 +247,12 @@ async function waitForSharedCluster(stateDir: string, pid: number, logFile: stri
 }
 
 /** The background run went wrong: its last line says why, the log says more. */
-function backgroundFailed(what: string, logFile: string): UserError {
+function backgroundFailed(what: string, logFile: string): BackgroundRunFailedError {
   let last = '';
   try {
     last = readFileSync(logFile, 'utf8').trim().split('\n').filter((l) => l.startsWith('thaw')).pop() ?? '';
   } catch {
     // no log
   }
-  return new UserError('BackgroundRunFailed', `${what}${last ? `: ${last}` : ''}`, { file: logFile, fix: `see ${logFile}, fix the cause and run again` });
+  return new BackgroundRunFailedError(`${what}${last ? `: ${last}` : ''}`, { file: logFile, fix: `see ${logFile}, fix the cause and run again` });
 }

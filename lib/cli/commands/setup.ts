@@ -11,10 +11,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../errors';
 import { findTemporalCli } from '../../server/temporal-cli';
 import { PACKAGE_ROOT } from '../../util/package-root';
 import { parseCommandArgs, type Command } from '../command';
+import { SetupFailedError } from '../errors';
 import { thawManifest } from '../version';
 
 const BINDING = '@tensorflow/tfjs-node';
@@ -41,7 +41,7 @@ function resolvesFrom(dir: string, pkg: string): boolean {
 function run(step: string, command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): void {
   const result = spawnSync(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: 'inherit' });
   if (result.status !== 0) {
-    throw new UserError('SetupFailed', `thaw setup: ${step} failed (${command} ${args.join(' ')} exited with ${result.status ?? result.signal})`, {
+    throw new SetupFailedError(`thaw setup: ${step} failed (${command} ${args.join(' ')} exited with ${result.status ?? result.signal})`, {
       fix: 'see the output above; once it is fixed, run `npx thaw setup` again (it keeps what is done)',
     });
   }
@@ -75,7 +75,7 @@ export const setupCommand: Command = {
     const scripts = path.join(PACKAGE_ROOT, 'scripts');
     const total = Date.now();
     if (!existsSync(path.join(project, 'package.json'))) {
-      throw new UserError('SetupFailed', `thaw setup: ${project} has no package.json`, {
+      throw new SetupFailedError(`thaw setup: ${project} has no package.json`, {
         fix: 'install thaw into a project (npm install thaw) and run `npx thaw setup` there',
       });
     }

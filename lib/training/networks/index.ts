@@ -23,8 +23,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../errors';
 import { denseVNet } from './dense-vnet';
+import { InvalidNetworkModuleError, UnknownNetworkError } from './errors';
 import { highres3dnet, highres3dnetLarge, highres3dnetSmall } from './highres3dnet';
 import { noNewNet } from './no-new-net';
 import type { NetworkDefinition } from './types';
@@ -36,6 +36,7 @@ import { vnet } from './vnet';
 export type { Activation, CommonParams, ConvOptions, LayerOps, NetworkDefinition } from './types';
 export type { VariableSpec, VariableRole } from './variable-spec';
 export { defineNetwork } from './define';
+export { InvalidNetworkModuleError, InvalidNetworkParamsError, UnknownNetworkError } from './errors';
 export { Scope } from './scope';
 export { activationLayer, convolutionalLayer, deconvolutionalLayer, elementwiseConcat, elementwiseSum } from './niftynet-layers';
 
@@ -61,7 +62,7 @@ function isNetworkDefinition(value: unknown): value is NetworkDefinition {
 function loadPlugin(name: string, baseDir: string): NetworkDefinition {
   const file = path.resolve(baseDir, name);
   if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
-    throw new UserError('UnknownNetwork', `network module ${file} does not exist (or is not a file)`, {
+    throw new UnknownNetworkError(`network module ${file} does not exist (or is not a file)`, {
       file,
       field: 'network.name',
       fix: 'give a path relative to the pipeline file, or a built-in network: ' + BUILT_IN.map((n) => n.name).join(', '),
@@ -72,7 +73,7 @@ function loadPlugin(name: string, baseDir: string): NetworkDefinition {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     mod = require(file) as { default?: unknown; network?: unknown };
   } catch (err) {
-    throw new UserError('InvalidNetworkModule', `network module ${file} cannot be loaded: ${(err as Error).message.split('\n')[0]}`, {
+    throw new InvalidNetworkModuleError(`network module ${file} cannot be loaded: ${(err as Error).message.split('\n')[0]}`, {
       file,
       field: 'network.name',
       fix: 'fix the module (run it with node to see the error), or use a built-in network: ' + BUILT_IN.map((n) => n.name).join(', '),
@@ -80,7 +81,7 @@ function loadPlugin(name: string, baseDir: string): NetworkDefinition {
   }
   const def = [mod.default, mod.network, mod].find(isNetworkDefinition);
   if (!def) {
-    throw new UserError('InvalidNetworkModule', `network module ${file} exports no NetworkDefinition`, {
+    throw new InvalidNetworkModuleError(`network module ${file} exports no NetworkDefinition`, {
       file,
       field: 'network.name',
       fix: 'export (as default, `network` or module.exports) an object made with defineNetwork(...)',
@@ -91,13 +92,13 @@ function loadPlugin(name: string, baseDir: string): NetworkDefinition {
 
 /**
  * The network called `name`: a built-in, or a plugin module path (resolved from `baseDir`, the pipeline's folder).
- * Unknown names are a UserError listing the known ones.
+ * Unknown names are an UnknownNetworkError listing the known ones.
  */
 export function getNetwork(name: string, options: { baseDir?: string } = {}): NetworkDefinition {
   if (isModulePath(name)) return loadPlugin(name, options.baseDir ?? process.cwd());
   const def = BUILT_IN.find((n) => n.name === name);
   if (!def) {
-    throw new UserError('UnknownNetwork', `unknown network ${JSON.stringify(name)}`, {
+    throw new UnknownNetworkError(`unknown network ${JSON.stringify(name)}`, {
       field: 'network.name',
       fix: `use one of ${BUILT_IN.map((n) => n.name).join(', ')}, or a path to a network module (./my-net.js)`,
     });

@@ -1,5 +1,5 @@
-/** Reading a network's `params` from the pipeline: defaults, type checks, and UserErrors that name the field. */
-import { UserError } from '../../errors';
+/** Reading a network's `params` from the pipeline: defaults, type checks, and InvalidNetworkParamsErrors that name the field. */
+import { InvalidNetworkParamsError } from './errors';
 import { ACTIVATIONS } from './types';
 
 export type ParamSpec =
@@ -27,8 +27,8 @@ export const ACTIVATION_PARAM: ParamSpec = {
   kind: 'activation', default: 'relu', doc: `NiftyNet activation_function: ${ACTIVATIONS.join(' | ')}`,
 };
 
-function bad(network: string, key: string, message: string, fix: string): UserError {
-  return new UserError('InvalidNetworkParams', `network ${network}: params.${key} ${message}`, {
+function bad(network: string, key: string, message: string, fix: string): InvalidNetworkParamsError {
+  return new InvalidNetworkParamsError(`network ${network}: params.${key} ${message}`, {
     field: `network.params.${key}`,
     fix,
   });
@@ -102,8 +102,8 @@ export function resolveParams(network: string, schema: ParamSchema, params: Reco
   return out;
 }
 
-/** A UserError for a cross-field problem of resolved params. */
-export function paramsError(network: string, key: string, message: string, fix: string): UserError {
+/** An InvalidNetworkParamsError for a cross-field problem of resolved params. */
+export function paramsError(network: string, key: string, message: string, fix: string): InvalidNetworkParamsError {
   return bad(network, key, message, fix);
 }
 

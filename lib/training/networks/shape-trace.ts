@@ -3,7 +3,7 @@
  * creation order and the spatial size of every intermediate, without an engine. Shape rules are TensorFlow's
  * (tf.nn.convolution, conv_transpose, tf.nn.pool); a size the network cannot take throws a ShapeError.
  */
-import { UserError } from '../../errors';
+import { InvalidNetworkParamsError } from './errors';
 import type { Activation, ConvOptions, DeconvOptions, LayerOps, PoolOptions } from './types';
 import type { VariableRole, VariableSpec } from './variable-spec';
 
@@ -29,14 +29,14 @@ export class ShapeTracer implements LayerOps<TracedShape> {
   private variable(name: string, shape: number[], role: VariableRole, layer: string, trainable: boolean, init?: number): void {
     if (this.seen.has(name)) throw new Error(`network defines variable ${name} twice (layer scopes must be unique)`);
     if (this.variables.length >= MAX_NETWORK_VARIABLES) {
-      throw new UserError('InvalidNetworkParams', `the network's params make it more than ${MAX_NETWORK_VARIABLES} variables (NiftyNet's largest networks have a few hundred)`, {
+      throw new InvalidNetworkParamsError(`the network's params make it more than ${MAX_NETWORK_VARIABLES} variables (NiftyNet's largest networks have a few hundred)`, {
         field: 'network.params',
         fix: 'use fewer blocks, layers or repeats in network.params',
       });
     }
     const elements = shape.reduce((a, b) => a * b, 1);
     if (!(elements <= MAX_VARIABLE_ELEMENTS)) {
-      throw new UserError('InvalidNetworkParams', `the network's params make variable ${name} [${shape.join(', ')}] of ${elements} values, more than one tensor holds (${MAX_VARIABLE_ELEMENTS})`, {
+      throw new InvalidNetworkParamsError(`the network's params make variable ${name} [${shape.join(', ')}] of ${elements} values, more than one tensor holds (${MAX_VARIABLE_ELEMENTS})`, {
         field: 'network.params',
         fix: 'use fewer features in network.params',
       });
