@@ -41,9 +41,9 @@ async function waitUntilGone(pid: number, what: string): Promise<void> {
   }
 }
 
-/** The dev server's pid and, on Linux, its supervisor's, from the server's lock record and /proc. */
+/** The dev server's pid and, on Linux, its supervisor's, from the database's server record and /proc. */
 function serverProcesses(stateDir: string): number[] {
-  const { serverPid } = JSON.parse(readFileSync(path.join(stateDir, 'temporal.sqlite.pid'), 'utf8')) as { serverPid: number };
+  const { serverPid } = JSON.parse(readFileSync(path.join(stateDir, 'temporal.sqlite.server.json'), 'utf8')) as { serverPid: number };
   const pids = [serverPid];
   try {
     pids.push(Number(readFileSync(`/proc/${serverPid}/stat`, 'utf8').split(') ')[1].split(' ')[1]));

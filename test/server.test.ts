@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import './helpers/temporal';
-import { openCluster } from '../lib/client/cluster';
+import { openCluster, readSharedCluster } from '../lib/client/cluster';
 import { resultOf, surviveServerLoss } from '../lib/client/runs';
 import { startPipeline } from '../lib/client/start';
 import { startThawWorkers } from '../worker';
@@ -18,6 +18,7 @@ import { loadPipeline } from '../lib/pipeline/load';
 import { DevServerBusyError } from '../lib/server/db-lock';
 import { startDevServer } from '../lib/server/dev-server';
 import { freePort } from '../lib/server/free-port';
+import { recordFileOf, type ServerRecord } from '../lib/server/server-record';
 import { findTemporalCli, resolveTemporalCli, TemporalCliNotFoundError } from '../lib/server/temporal-cli';
 import { startTestServer } from './helpers/temporal';
 import { writePipeline } from './e2e-harness';
@@ -143,7 +144,68 @@ test('dev server: a second thaw on the same database is refused while the first 
   const dbFile = path.join(tempDir(), 'shared.sqlite');
   const first = await startDevServer({ dbFile });
   t.after(() => first.stop());
-  await assert.rejects(startDevServer({ dbFile }), (err: Error) => err instanceof DevServerBusyError && err.message.includes(`in use by thaw process ${process.pid}`));
+  await assert.rejects(startDevServer({ dbFile }), (err: Error) => {
+    assert.ok(err instanceof DevServerBusyError, String(err));
+    assert.ok(err.message.includes(`in use by thaw process ${process.pid} (its server: process ${first.pid} at ${first.address}; see ${dbFile}.server.json)`), err.message);
+    return true;
+  });
+});
+
+function readRecordFile(dbFile: string): ServerRecord {
+  return JSON.parse(readFileSync(recordFileOf(dbFile), 'utf8')) as ServerRecord;
+}
+
+test('embedded server record: one file per database says who runs it, where, and that it is shared; stopping marks it stopped with the address kept, and the next start takes that port', { timeout: 240_000 }, async (t) => {
+  const stateDir = path.join(tempDir(), 'state');
+  mkdirSync(stateDir);
+  writeFileSync(path.join(stateDir, 'model_dir'), '/data/model\n');
+  const dbFile = path.join(stateDir, 'temporal.sqlite');
+  const owner = await openCluster({ stateDir });
+  t.after(() => owner.close().catch(() => undefined));
+  assert.equal(owner.kind, 'owned-local');
+  const running = readRecordFile(dbFile);
+  const address = running.address!;
+  assert.match(owner.description, new RegExp(`^${address.replace(/[.]/g, '\\.')} `));
+  assert.deepEqual({ ...running, serverPid: typeof running.serverPid }, { ownerPid: process.pid, serverPid: 'number', address, shared: true, modelDir: '/data/model' });
+  assert.ok(readFileSync(`/proc/${running.serverPid}/cmdline`, 'utf8').includes('start-dev'), 'serverPid is the dev server');
+  assert.deepEqual([existsSync(`${dbFile}.pid`), existsSync(path.join(stateDir, 'server.json'))], [false, false], 'no other file describes it');
+
+  await owner.close();
+  const stopped = readRecordFile(dbFile);
+  assert.deepEqual(stopped, { ...running, stopped: true }, 'stopped, address kept');
+  assert.throws(() => process.kill(running.serverPid!, 0), /ESRCH/, 'its server is gone');
+  assert.equal(await readSharedCluster(stateDir), null, 'a stopped server is shared with no one');
+
+  const next = await openCluster({ stateDir });
+  t.after(() => next.close().catch(() => undefined));
+  assert.equal(next.kind, 'owned-local');
+  assert.equal(readRecordFile(dbFile).address, address, 'the restart took the same port');
+  assert.equal(readRecordFile(dbFile).stopped, undefined);
+  await next.close();
+
+  // A server started only to read the database is on record (it holds the lock) but shared with no one.
+  const inspecting = await openCluster({ stateDir, purpose: 'inspect' });
+  t.after(() => inspecting.close());
+  const inspect = readRecordFile(dbFile);
+  assert.equal(inspect.ownerPid, process.pid);
+  assert.equal(inspect.shared, undefined, 'not announced');
+  assert.equal(await readSharedCluster(stateDir), null, 'not shared while it runs');
+});
+
+test('old-format files an older thaw left (<db>.pid, server.json) are harmless: thaw starts its own server and removes them', { timeout: 180_000 }, async (t) => {
+  const stateDir = path.join(tempDir(), 'state');
+  mkdirSync(stateDir);
+  const dbFile = path.join(stateDir, 'temporal.sqlite');
+  // A live owner (this process) but no server of that database: no older thaw runs it.
+  writeFileSync(`${dbFile}.pid`, JSON.stringify({ ownerPid: process.pid }));
+  writeFileSync(path.join(stateDir, 'server.json'), JSON.stringify({ address: '127.0.0.1:1', pid: process.pid }));
+  assert.equal(await readSharedCluster(stateDir), null, 'an old server.json is no shared server');
+  const cluster = await openCluster({ stateDir });
+  t.after(() => cluster.close());
+  assert.equal(cluster.kind, 'owned-local');
+  assert.doesNotMatch(cluster.description, /127\.0\.0\.1:1 /);
+  assert.deepEqual([existsSync(`${dbFile}.pid`), existsSync(path.join(stateDir, 'server.json'))], [false, false], 'the old files are gone');
+  assert.equal(readRecordFile(dbFile).shared, true);
 });
 
 async function waitUntilGone(pid: number, what: string): Promise<void> {
@@ -177,38 +239,44 @@ test('dev server: it dies with its owner, even when the owner is SIGKILLed (its 
   await waitUntilGone(serverPid, 'the dev server of a SIGKILLed owner');
 });
 
-test('dev server: a server left behind by an older, unsupervised thaw is stopped before a new one takes its database', { timeout: 180_000 }, async (t) => {
-  assert.ok(realCli, 'a temporal CLI must be installed for this test (npm run setup)');
-  const dbFile = path.join(tempDir(), 'orphan.sqlite');
-  const port = await freePort();
-  const orphan = spawn(realCli.path, ['server', 'start-dev', '--db-filename', dbFile, '--ip', '127.0.0.1', '--port', String(port), '--headless'], { stdio: 'ignore', detached: true });
-  t.after(() => {
-    if (orphan.exitCode === null) orphan.kill('SIGKILL');
-  });
-  // It really serves before the new thaw comes (a slow machine needs a while for the first start).
-  const ready = Date.now() + 90_000;
-  for (;;) {
-    try {
-      const probe = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 2000 });
-      await probe.workflowService.getSystemInfo({});
-      await probe.close();
-      break;
-    } catch (err) {
-      assert.ok(Date.now() < ready && orphan.exitCode === null, `the unsupervised server did not come up: ${(err as Error).message}`);
-      await sleep(250);
+for (const format of ['record', 'old <db>.pid'] as const) {
+  test(`dev server: a server left behind by an unsupervised thaw (${format}) is stopped before a new one takes its database`, { timeout: 180_000 }, async (t) => {
+    assert.ok(realCli, 'a temporal CLI must be installed for this test (npm run setup)');
+    const dbFile = path.join(tempDir(), 'orphan.sqlite');
+    const port = await freePort();
+    const orphan = spawn(realCli.path, ['server', 'start-dev', '--db-filename', dbFile, '--ip', '127.0.0.1', '--port', String(port), '--headless'], { stdio: 'ignore', detached: true });
+    t.after(() => {
+      if (orphan.exitCode === null) orphan.kill('SIGKILL');
+    });
+    // It really serves before the new thaw comes (a slow machine needs a while for the first start).
+    const ready = Date.now() + 90_000;
+    for (;;) {
+      try {
+        const probe = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 2000 });
+        await probe.workflowService.getSystemInfo({});
+        await probe.close();
+        break;
+      } catch (err) {
+        assert.ok(Date.now() < ready && orphan.exitCode === null, `the unsupervised server did not come up: ${(err as Error).message}`);
+        await sleep(250);
+      }
     }
-  }
-  // Its owner is gone: a pid that belonged to a process that has exited.
-  const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
-  writeFileSync(`${dbFile}.pid`, JSON.stringify({ ownerPid: Number(gone.stdout.trim()), serverPid: orphan.pid }));
+    // Its owner is gone: a pid that belonged to a process that has exited.
+    const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    const ownerPid = Number(gone.stdout.trim());
+    if (format === 'record') writeFileSync(recordFileOf(dbFile), JSON.stringify({ ownerPid, serverPid: orphan.pid, address: `127.0.0.1:${port}` } satisfies ServerRecord));
+    else writeFileSync(`${dbFile}.pid`, JSON.stringify({ ownerPid, serverPid: orphan.pid }));
 
-  const next = await startDevServer({ dbFile });
-  t.after(() => next.stop());
-  await waitUntilGone(orphan.pid!, 'the orphan');
-  const conn = await Connection.connect({ address: next.address });
-  await conn.workflowService.getSystemInfo({});
-  await conn.close();
-});
+    const next = await startDevServer({ dbFile });
+    t.after(() => next.stop());
+    await waitUntilGone(orphan.pid!, 'the orphan');
+    const conn = await Connection.connect({ address: next.address });
+    await conn.workflowService.getSystemInfo({});
+    await conn.close();
+    assert.equal(readRecordFile(dbFile).serverPid, next.pid);
+    assert.equal(existsSync(`${dbFile}.pid`), false);
+  });
+}
 
 test('thaw server: serves other shells at the address it prints, keeps runs in its SQLite file across a restart, and Ctrl-C stops it', { timeout: 240_000 }, async (t) => {
   const dir = tempDir();
@@ -219,6 +287,9 @@ test('thaw server: serves other shells at the address it prints, keeps runs in i
   await outputMatches(server, /Press Ctrl-C to stop\./);
   assert.match(server.output(), new RegExp(`gRPC address: 127\\.0\\.0\\.1:${port}\\b`));
   assert.match(server.output(), /export TEMPORAL_ADDRESS=127\.0\.0\.1:\d+/);
+  // --db locks that file; without a state folder it is announced to no thaw run.
+  const record = readRecordFile(db);
+  assert.deepEqual([record.ownerPid, record.address, record.shared], [server.child.pid, `127.0.0.1:${port}`, undefined]);
 
   const env = { TEMPORAL_ADDRESS: `127.0.0.1:${port}` };
   const plan = await loadPipeline(writePipeline(dir, 'served', '  - {name: only, iterations: 2}\n'));
@@ -284,8 +355,11 @@ test('thaw server with THAW_STATE_DIR is that folder\'s embedded server: a thaw 
   assert.match(run.stdout + run.stderr, new RegExp(`cluster: 127\\.0\\.0\\.1:${port} \\(namespace default, local dev server of process ${server.child.pid}\\)`));
   assert.match(run.stdout, /Pipeline beside completed/);
 
+  const dbFile = path.join(env.THAW_STATE_DIR, 'temporal.sqlite');
+  assert.deepEqual([readRecordFile(dbFile).ownerPid, readRecordFile(dbFile).shared], [server.child.pid, true], 'announced');
   server.child.kill('SIGINT');
   assert.equal(await exitWithin(server, 'after Ctrl-C'), 0, server.output());
+  assert.deepEqual([readRecordFile(dbFile).stopped, readRecordFile(dbFile).address], [true, `127.0.0.1:${port}`], 'stopped, address kept');
   // The folder's record says the server stopped: the next thaw run starts its own on the same database.
   const again = await runCli(['run', file], env, dir);
   assert.equal(again.code, 0, again.stdout + again.stderr);

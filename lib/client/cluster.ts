@@ -2,14 +2,14 @@
  * The Temporal cluster a thaw command talks to. With TEMPORAL_ADDRESS (or an envconfig profile): that cluster.
  * Without: the embedded dev server of the pipeline's model_dir. Every model_dir has a state folder,
  * `<state home>/<hash of model_dir>/` (state home: THAW_STATE_HOME, else `$XDG_STATE_HOME/thaw`, else
- * `~/.local/state/thaw`), holding the server's SQLite file and log, the run logs and, while a thaw process runs the
- * server, `server.json`. So `thaw run` of one pipeline from two folders shares one server (and one run), and
+ * `~/.local/state/thaw`), holding the server's SQLite file, its log and its record (`temporal.sqlite.server.json`,
+ * lib/server/server-record.ts: who runs it, where, and whether it is shared or stopped) and the run logs. So `thaw run` of one pipeline from two folders shares one server (and one run), and
  * `status`, `wait` and `cancel` find the server from anywhere, by the pipeline file or by the run id (which ends in
  * the same hash). THAW_STATE_DIR puts every pipeline into that one folder instead (tests, and people who want one
  * history). When another thaw process already runs the folder's server we share it; otherwise this process starts
  * it, owns it and stops it on close.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
@@ -19,6 +19,7 @@ import type { StateSettings } from '../settings';
 import { clusterFromEnv } from '../server/connection';
 import { DevServerBusyError } from '../server/db-lock';
 import { isPortClash, startDevServer, type DevServer } from '../server/dev-server';
+import { readServerRecord, updateServerRecord, type ServerRecord } from '../server/server-record';
 import { processExists } from '../util/processes';
 import { NoClusterConfiguredError } from './errors';
 import { modelDirHash } from './ids';
@@ -55,24 +56,16 @@ export interface OpenClusterOptions {
   /** Serve the Web UI when this process starts the embedded server. */
   ui?: boolean;
   /**
-   * `run` (default): create the state folder and start (and announce, in server.json) a server that others share.
+   * `run` (default): create the state folder and start (and announce, in its record) a server that others share.
    * `inspect`: only look: a folder without a database is an error (nothing ever ran there), and a server started to
    * read the database is not announced, so no `thaw run` comes to depend on it.
    */
   purpose?: 'run' | 'inspect';
 }
 
-interface ServerRecord {
-  address: string;
-  uiUrl?: string;
-  pid: number;
-  modelDir?: string;
-  /** Written by the owner as it stops the server: the address stays on record, so a restart can take the same port. */
-  stopped?: boolean;
-}
-
 const DB_FILE = 'temporal.sqlite';
-const RECORD_FILE = 'server.json';
+/** Where an older thaw announced the folder's server; nothing reads it any more (the database's record says it). */
+const LEGACY_RECORD_FILE = 'server.json';
 /** The model_dir a state folder belongs to, for people and `thaw list`. */
 const MODEL_DIR_FILE = 'model_dir';
 
@@ -157,7 +150,7 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
   if (!inspect) announce(stateDir, server);
   try {
     const description = `${server.address} (namespace ${server.namespace}, local dev server, ${server.dbFile})`;
-    return await connected({ address: server.address }, server.namespace, description, 'owned-local', server.uiUrl, stateDir, server, !inspect);
+    return await connected({ address: server.address }, server.namespace, description, 'owned-local', server.uiUrl, stateDir, server);
   } catch (err) {
     await server.stop();
     throw err;
@@ -165,18 +158,14 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
 }
 
 /**
- * server.json: this process runs the folder's server, at this address; other thaw processes share it (`thaw run`
- * and `thaw server` write it).
+ * Marks the server's record shared: this process runs the folder's server, at its address, and other thaw processes
+ * share it (`thaw run` and `thaw server` with THAW_STATE_DIR do this; a server started to read the database does
+ * not). Stopping the server marks the record stopped (dev-server.ts), so sharers then look elsewhere.
  */
 export function announce(stateDir: string, server: DevServer): void {
-  const record: ServerRecord = { address: server.address, uiUrl: server.uiUrl, pid: process.pid, modelDir: modelDirOfStateDir(stateDir) ?? undefined };
-  writeFileSync(path.join(stateDir, RECORD_FILE), JSON.stringify(record));
-}
-
-/** As this process stops the server it announced: marked stopped, the address kept so a restart can reuse the port. */
-export function withdraw(stateDir: string): void {
-  const record = readRecord(stateDir);
-  if (record?.pid === process.pid) writeFileSync(path.join(stateDir, RECORD_FILE), JSON.stringify({ ...record, stopped: true }));
+  updateServerRecord(server.dbFile, { shared: true, modelDir: modelDirOfStateDir(stateDir) ?? undefined });
+  // An older thaw's announcement, left behind: it could only mislead a person reading the folder.
+  rmSync(path.join(stateDir, LEGACY_RECORD_FILE), { force: true });
 }
 
 /** The database of a state folder's embedded server. */
@@ -185,11 +174,7 @@ export function dbFileOf(stateDir: string): string {
 }
 
 function readRecord(stateDir: string): ServerRecord | null {
-  try {
-    return JSON.parse(readFileSync(path.join(stateDir, RECORD_FILE), 'utf8')) as ServerRecord;
-  } catch {
-    return null;
-  }
+  return readServerRecord(dbFileOf(stateDir));
 }
 
 function portOf(address: string | undefined): number | undefined {
@@ -251,16 +236,17 @@ function goneIsNull(err: unknown): null {
 export async function readSharedCluster(stateDir: string): Promise<ThawCluster | null> {
   const shared = await reachableRecord(stateDir);
   if (!shared) return null;
-  return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.pid})`, 'shared-local', shared.uiUrl, stateDir);
+  return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.ownerPid})`, 'shared-local', shared.uiUrl, stateDir);
 }
 
-async function reachableRecord(stateDir: string): Promise<ServerRecord | null> {
+/** The folder's record when it announces a server whose owner lives and which answers. */
+async function reachableRecord(stateDir: string): Promise<(ServerRecord & { address: string }) | null> {
   const record = readRecord(stateDir);
-  if (!record || record.stopped || !processExists(record.pid)) return null;
+  if (!record?.shared || record.stopped || !record.address || !processExists(record.ownerPid)) return null;
   try {
     const probe = await Connection.connect({ address: record.address, connectTimeout: 2000 });
     await probe.close();
-    return record;
+    return { ...record, address: record.address };
   } catch {
     return null;
   }
@@ -274,7 +260,6 @@ async function connected(
   uiUrl?: string,
   stateDir?: string,
   initiallyOwned?: DevServer,
-  announced = false,
 ): Promise<ThawCluster> {
   const connection = await Connection.connect(options);
   const client = new Client({ connection, namespace });
@@ -307,17 +292,14 @@ async function connected(
       if (!server) return false;
       announce(stateDir, server);
       owned = server;
-      announced = true;
       kind = 'owned-local';
       return true;
     },
     async close() {
       for (const n of natives) await n.close().catch(() => undefined);
       await connection.close();
-      if (owned) {
-        if (announced) withdraw(stateDir!);
-        await owned.stop();
-      }
+      // Stopping marks the record stopped (its address kept, for a restart on the same port).
+      await owned?.stop();
     },
   };
 }
@@ -333,9 +315,10 @@ const TAKE_OVER_WAIT_MS = 60_000;
  * (null when its owner is still there, another thaw took over first, or the port is no longer free).
  */
 async function restartOrphaned(stateDir: string, address: string, uiUrl: string | undefined): Promise<DevServer | null> {
-  const runsIt = (r: ServerRecord | null) => r !== null && !r.stopped && processExists(r.pid);
+  // Another thaw runs it for others (a server started only to read the database is waited out: busy, then gone).
+  const runsIt = (r: ServerRecord | null) => Boolean(r?.shared) && !r!.stopped && processExists(r!.ownerPid);
   const record = readRecord(stateDir);
-  if (runsIt(record) || (record && record.address !== address)) return null;
+  if (runsIt(record) || (record?.shared && record.address !== address)) return null;
   const deadline = Date.now() + TAKE_OVER_WAIT_MS;
   for (;;) {
     try {

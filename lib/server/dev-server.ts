@@ -12,8 +12,9 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { lockDatabase, recordServerPid, unlockDatabase } from './db-lock';
+import { lockDatabase } from './db-lock';
 import { freePort } from './free-port';
+import { markServerStopped, updateServerRecord } from './server-record';
 import { resolveTemporalCli, type TemporalCli } from './temporal-cli';
 
 export interface DevServerOptions {
@@ -58,7 +59,7 @@ function installExitHook(): void {
     for (const [supervisor, { dbFile, serverPid }] of running) {
       killQuietly(serverPid, 'SIGKILL');
       supervisor.kill('SIGKILL');
-      unlockDatabase(dbFile);
+      markServerStopped(dbFile);
     }
   });
 }
@@ -195,7 +196,8 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
   try {
     return await spawnServer(dbFile, options);
   } catch (err) {
-    unlockDatabase(dbFile);
+    // The lock goes with a stopped mark: a record without a server that runs holds nothing.
+    markServerStopped(dbFile);
     throw err;
   }
 }
@@ -222,10 +224,13 @@ async function spawnServer(dbFile: string, options: DevServerOptions): Promise<D
   running.set(child, { dbFile, serverPid });
   installExitHook();
   child.once('exit', () => running.delete(child));
-  recordServerPid(dbFile, serverPid);
-
   const address = `127.0.0.1:${port}`;
+  const uiUrl = uiPort ? `http://127.0.0.1:${uiPort}` : undefined;
+  updateServerRecord(dbFile, { serverPid, address, uiUrl });
+
   const stop = async (): Promise<void> => {
+    // Marked first: sharers stop counting on it now; the lock holds until the server has exited.
+    markServerStopped(dbFile);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       killQuietly(serverPid, 'SIGTERM');
@@ -239,7 +244,6 @@ async function spawnServer(dbFile: string, options: DevServerOptions): Promise<D
       await forced;
     }
     running.delete(child);
-    unlockDatabase(dbFile);
   };
 
   try {
@@ -250,7 +254,7 @@ async function spawnServer(dbFile: string, options: DevServerOptions): Promise<D
   }
   return {
     address,
-    uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : undefined,
+    uiUrl,
     namespace,
     dbFile,
     logFile,

@@ -230,7 +230,7 @@ async function detachLocally(file: string, plan: Plan, stateDir: string, logFile
   return 0;
 }
 
-/** The background process starts the embedded server and records it in server.json; connect once it has. */
+/** The background process starts the embedded server and announces it in its record; connect once it has. */
 async function waitForSharedCluster(stateDir: string, pid: number, logFile: string): Promise<ThawCluster> {
   const deadline = Date.now() + 180_000;
   for (;;) {

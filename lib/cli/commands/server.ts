@@ -1,7 +1,7 @@
 /** `thaw server`: one long-lived local Temporal dev server in the foreground, for people who want their own. */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { announce, dbFileOf, withdraw } from '../../client/cluster';
+import { announce, dbFileOf } from '../../client/cluster';
 import { startDevServer } from '../../server/dev-server';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
@@ -28,7 +28,7 @@ export const serverCommand: Command = {
     const uiPort = values['ui-port'] === undefined ? port + 1000 : Number(values['ui-port']);
     if (!Number.isInteger(uiPort) || uiPort <= 0 || uiPort > 65535) throw new UsageError(`--ui-port must be a TCP port, got "${values['ui-port']}"`);
 
-    // THAW_STATE_DIR: serve (and announce in its server.json) the folder every `thaw run` of that setting uses.
+    // THAW_STATE_DIR: serve (and announce, in its database's record) the folder every `thaw run` of that setting uses.
     const stateDir = values.db === undefined ? settings.state.stateDir ?? null : null;
     if (stateDir) mkdirSync(stateDir, { recursive: true });
     const dbFile = values.db ?? (stateDir ? dbFileOf(stateDir) : path.join('.thaw', 'temporal.sqlite'));
@@ -49,8 +49,7 @@ export const serverCommand: Command = {
       process.once('SIGTERM', shutdown);
     });
     console.log('Stopping the dev server...');
-    if (stateDir) withdraw(stateDir);
-    await server.stop();
+    await server.stop(); // marks the record stopped first, so no thaw run counts on it any more
     return 0;
   },
 };
