@@ -6,7 +6,7 @@
  *   const status = await handle.query(statusQuery);
  *   const result: PipelineResult = await handle.result();
  */
-export { startPipeline, type PipelineHandle, type StartedPipeline, type StartPipelineOptions } from './lib/client/start';
+export { startPipeline, type PipelineHandle, type StartedPipeline, type StartPipelineOptions } from './app/client/start';
 export { loadPipeline, parsePipeline } from './lib/pipeline/load';
 export type { DataConfig, NetworkConfig, Plan, StagePlan, TrainingSettings } from './lib/pipeline/plan';
 export {

@@ -1,6 +1,6 @@
 /**
  * `thaw check` against the number of stages: wall time of the check command in this process (through the CLI's
- * dispatcher, lib/cli/main.ts, as `npx thaw check` runs it) on generated pipelines of N stages, in three shapes:
+ * dispatcher, app/cli/main.ts, as `npx thaw check` runs it) on generated pipelines of N stages, in three shapes:
  * a chain (each stage after the previous), a fork (every stage after the first) and independent roots. Each stage
  * freezes by a regex, so the selection work per stage is real. Prints the time per N and the ratio between
  * successive sizes (2× the stages: ~2× the time when linear, ~4× when quadratic). Pipelines above the stage limit
@@ -17,7 +17,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { main } from '../lib/cli/main';
+import { main } from '../app/cli/main';
 
 const { values } = parseArgs({
   options: {

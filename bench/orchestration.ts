@@ -10,9 +10,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPipeline } from '../lib/client/start';
+import { startPipeline } from '../app/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
-import { startDevServer } from '../lib/server/dev-server';
+import { startDevServer } from '../app/server/dev-server';
 import { connectClient, inProcessWorkers, killGroup, spawnWorker, tempDir, waitForStatus, writePipeline } from '../test/e2e-harness';
 
 function ms(ts: { seconds?: unknown; nanos?: number | null } | null | undefined): number {

@@ -5,10 +5,10 @@
 const path = require('node:path');
 const fs = require('node:fs');
 
-const built = path.join(__dirname, '..', 'dist', 'lib', 'cli', 'main.js');
+const built = path.join(__dirname, '..', 'dist', 'app', 'cli', 'main.js');
 if (fs.existsSync(built) && !process.env.THAW_FROM_SOURCE) {
   require(built).runAsProgram(process.argv.slice(2));
 } else {
   require('tsx/cjs');
-  require(path.join(__dirname, '..', 'lib', 'cli', 'main.ts')).runAsProgram(process.argv.slice(2));
+  require(path.join(__dirname, '..', 'app', 'cli', 'main.ts')).runAsProgram(process.argv.slice(2));
 }

@@ -1,6 +1,6 @@
 /**
  * A bounded fuzz of `thaw check`: pipelines drawn from the JSON Schema and mutated (test/helpers/pipeline-fuzz.ts),
- * each run through the CLI's dispatcher in this process (lib/cli/main.ts, its top-level error handler included, as
+ * each run through the CLI's dispatcher in this process (app/cli/main.ts, its top-level error handler included, as
  * `npx thaw check` runs). None may exit 70 (internal error), print a stack trace, or take longer than the bound (a
  * hang detector, not a performance assertion). The seed is logged; THAW_FUZZ_SEED and THAW_FUZZ_CASES replay or widen
  * it; `npx tsx bench/check-fuzz.ts` runs more and counts the outcomes.

@@ -96,13 +96,13 @@ describe('model_dir that thaw run could not use', () => {
       await chmod(dir, 0o755);
       await chmod(file('readonly'), 0o644);
       // Root writes anywhere: the check runs as "nobody", which must be able to read the sources.
-      const probe = spawnSync(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(path.join(REPO_ROOT, 'lib', 'cli', 'main.ts'))})`], { uid: 65534, gid: 65534 });
+      const probe = spawnSync(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(path.join(REPO_ROOT, 'app', 'cli', 'main.ts'))})`], { uid: 65534, gid: 65534 });
       if (probe.status !== 0) {
         t.skip('running as root, and the repository is not readable by an unprivileged user');
         return;
       }
       result = await new Promise<CliResult>((resolve) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'lib', 'cli', 'main.ts'), 'check', file('readonly')], {
+        const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'app', 'cli', 'main.ts'), 'check', file('readonly')], {
           cwd: REPO_ROOT, uid: 65534, gid: 65534, env: { ...process.env, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'],
         });
         let stdout = '';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { saveCheckpoint, type DType, type Tensor } from '../lib/checkpoint';
-import { checkCommand } from '../lib/cli/commands/check';
+import { checkCommand } from '../app/cli/commands/check';
 import { getNetwork } from '../lib/training/networks';
 import { optimizerVariables } from '../lib/training/optimizers/slot-names';
 import type { PreflightReport } from '../lib/selection/preflight';

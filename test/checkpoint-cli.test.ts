@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
 import { CheckpointError, writeCheckpoint, type Tensor } from '../lib/checkpoint';
-import { UsageError } from '../lib/cli/command';
-import { diffCommand } from '../lib/cli/commands/diff';
-import { varsCommand } from '../lib/cli/commands/vars';
+import { UsageError } from '../app/cli/command';
+import { diffCommand } from '../app/cli/commands/diff';
+import { varsCommand } from '../app/cli/commands/vars';
 import { readSettings } from '../lib/settings';
 
 const f32 = (shape: number[], fill: number): Tensor => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });

@@ -182,7 +182,7 @@ describe('damaged checkpoints', () => {
     await flipByte(dataFile(latest, 0, 1), (size) => size - 1);
     await flipByte(indexFile(checkpointPrefix(path.dirname(path.dirname(latest)), 100)), () => 20);
     const cli = (...args: string[]) =>
-      execFileAsync(process.execPath, ['--import', 'tsx', path.join('lib', 'cli', 'main.ts'), ...args], { cwd: REPO_ROOT })
+      execFileAsync(process.execPath, ['--import', 'tsx', path.join('app', 'cli', 'main.ts'), ...args], { cwd: REPO_ROOT })
         .then(() => assert.fail('expected a failure'), (err: { code: number; stderr: string }) => err);
     for (const args of [
       ['vars', checkpointPrefix(path.dirname(path.dirname(latest)), 100)],

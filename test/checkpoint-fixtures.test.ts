@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CheckpointReader, listVariables, resolveCheckpointTarget, toNumbers, type Tensor } from '../lib/checkpoint';
-import { varsCommand } from '../lib/cli/commands/vars';
+import { varsCommand } from '../app/cli/commands/vars';
 import { readSettings } from '../lib/settings';
 
 const FIXTURES = path.resolve(__dirname, '..', '..', 'shared', 'fixtures', 'tf-checkpoints');

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { recordModelDir, stateDirFor } from '../lib/client/cluster';
+import { recordModelDir, stateDirFor } from '../app/client/cluster';
 import { readStateSettings } from '../lib/settings';
-import { modelDirHash } from '../lib/client/ids';
-import { startPipeline } from '../lib/client/start';
+import { modelDirHash } from '../app/client/ids';
+import { startPipeline } from '../app/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
-import { startDevServer } from '../lib/server/dev-server';
+import { startDevServer } from '../app/server/dev-server';
 import { connectClient, tempDir, writePipeline } from './e2e-harness';
 import { backgroundPid, exitWithin, killOnExit, outputMatches, runCli, startThaw, type CliResult } from './helpers/cli';
 

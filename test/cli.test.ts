@@ -1,7 +1,7 @@
 /**
  * The CLI's own manners (issue 15): `thaw --version` from a clone and from the installed layout, "did you mean" for
  * commands and flags, `thaw help <command>`, every flag of every command described, and `thaw vars <folder>` saying
- * which checkpoint it listed and why. Through the real dispatcher (lib/cli/main.ts), in this process where it can be.
+ * which checkpoint it listed and why. Through the real dispatcher (app/cli/main.ts), in this process where it can be.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,15 +11,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { checkpointPrefix, dataFile, writeCheckpoint, type Tensor } from '../lib/checkpoint';
-import { parseCommandArgs, type Command } from '../lib/cli/command';
+import { parseCommandArgs, type Command } from '../app/cli/command';
 import { runMainInProcess } from './helpers/cli';
 import { REPO_ROOT } from './helpers/python';
 
 const exec = promisify(execFile);
 const VERSION = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-const COMMANDS_DIR = path.join(REPO_ROOT, 'lib', 'cli', 'commands');
+const COMMANDS_DIR = path.join(REPO_ROOT, 'app', 'cli', 'commands');
 
-/** Every Command exported by a file of lib/cli/commands/, found from the folder (not from main.ts's list). */
+/** Every Command exported by a file of app/cli/commands/, found from the folder (not from main.ts's list). */
 async function everyCommand(): Promise<Command[]> {
   const found: Command[] = [];
   for (const file of readdirSync(COMMANDS_DIR).filter((f) => f.endsWith('.ts')).sort()) {
@@ -53,10 +53,10 @@ describe('thaw --version', () => {
     mkdirSync(installed, { recursive: true });
     writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'team-project', version: '1.0.0' }));
     writeFileSync(path.join(installed, 'package.json'), JSON.stringify({ name: 'thaw', version: '9.8.7' }));
-    await exec(process.execPath, [require.resolve('typescript/bin/tsc'), path.join(REPO_ROOT, 'lib', 'cli', 'version.ts'),
+    await exec(process.execPath, [require.resolve('typescript/bin/tsc'), path.join(REPO_ROOT, 'app', 'cli', 'version.ts'),
       '--outDir', path.join(installed, 'dist'), '--rootDir', REPO_ROOT, '--module', 'commonjs', '--target', 'es2022',
       '--esModuleInterop', '--skipLibCheck', '--types', 'node'], { cwd: REPO_ROOT });
-    const script = `console.log(require(${JSON.stringify(path.join(installed, 'dist', 'lib', 'cli', 'version.js'))}).thawVersion())`;
+    const script = `console.log(require(${JSON.stringify(path.join(installed, 'dist', 'app', 'cli', 'version.js'))}).thawVersion())`;
     const { stdout } = await exec(process.execPath, ['-e', script], { cwd: project });
     assert.equal(stdout.trim(), '9.8.7');
   });
@@ -127,7 +127,7 @@ describe('thaw help', () => {
     }
   });
 
-  it('the global help lists every command of lib/cli/commands/', async () => {
+  it('the global help lists every command of app/cli/commands/', async () => {
     const { code, stdout } = await runMainInProcess(['--help']);
     assert.equal(code, 0);
     for (const command of await everyCommand()) {

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startPipeline } from '../lib/client/start';
+import { startPipeline } from '../app/client/start';
 import { loadPipeline } from '../lib/pipeline/load';
-import { clusterFromEnv } from '../lib/server/connection';
+import { clusterFromEnv } from '../app/server/connection';
 import { connectClient, runCli, tempDir, writePipeline } from './e2e-harness';
 import { startTestServer } from './helpers/temporal';
 

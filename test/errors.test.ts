@@ -9,8 +9,8 @@ import path from 'node:path';
 import test from 'node:test';
 import { FolderUnusableError, LossCurveUnwritableError } from '../activities/failures';
 import { CheckpointError } from '../lib/checkpoint/errors';
-import { BackgroundRunFailedError, SetupFailedError } from '../lib/cli/errors';
-import { NoClusterConfiguredError } from '../lib/client/errors';
+import { BackgroundRunFailedError, SetupFailedError } from '../app/cli/errors';
+import { NoClusterConfiguredError } from '../app/client/errors';
 import { DataError } from '../lib/data/errors';
 import { isUserError, UserError, type UserErrorDetails } from '../lib/errors';
 import { EvaluationError } from '../lib/evaluation/errors';
@@ -38,8 +38,8 @@ const MAY_MAKE_USER_ERRORS: Record<string, string> = {
   'lib/evaluation/errors.ts': 'evaluation errors',
   'lib/training/errors.ts': 'engine, backend, stage set-up and training-child errors',
   'lib/training/networks/errors.ts': 'network and params errors',
-  'lib/cli/errors.ts': 'the CLI commands\' own errors',
-  'lib/client/errors.ts': 'cluster errors',
+  'app/cli/errors.ts': 'the CLI commands\' own errors',
+  'app/client/errors.ts': 'cluster errors',
   'lib/settings.ts': 'THAW_* setting errors (settings is one file)',
   'activities/failures.ts': 'how errors leave an activity, and the activities\' own errors',
 };
@@ -54,7 +54,7 @@ function sources(dir: string): string[] {
 
 test('no `new UserError(` under lib/, activities/ or workflows/ outside the errors modules listed', () => {
   for (const file of Object.keys(MAY_MAKE_USER_ERRORS)) assert.ok(statSync(path.join(REPO, file)).isFile(), `${file} is listed but is not there`);
-  const files = [...sources('lib'), ...sources('activities'), ...sources('workflows')];
+  const files = [...sources('app'), ...sources('lib'), ...sources('activities'), ...sources('workflows')];
   assert.ok(files.length > 50 && files.includes('lib/data/nifti.ts'), 'the walk finds the sources');
   const offending = files
     .filter((f) => !(f in MAY_MAKE_USER_ERRORS))

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CheckpointReader, listVariables } from '../lib/checkpoint';
-import { checkCommand } from '../lib/cli/commands/check';
+import { checkCommand } from '../app/cli/commands/check';
 import { DEFAULT_SETTINGS } from '../lib/pipeline/defaults';
 import { loadPipeline } from '../lib/pipeline/load';
 import { compilePattern } from '../lib/selection/pattern';

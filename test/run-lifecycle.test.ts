@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { workflowIdFor } from '../lib/client/ids';
+import { workflowIdFor } from '../app/client/ids';
 import { loadPipeline } from '../lib/pipeline/load';
-import { openCluster } from '../lib/client/cluster';
+import { openCluster } from '../app/client/cluster';
 import type { PipelineResult } from '../contract';
 import { adamSteps, runCli, SLOW_STAGE_DATA, tempDir, waitUntilTraining, writePipeline } from './e2e-harness';
 import { exitWithin, RUNNING_DEADLINE_MS as DEADLINE_MS, startThaw } from './helpers/cli';

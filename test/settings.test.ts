@@ -115,12 +115,12 @@ test('README.md documents every variable in its settings table', () => {
  */
 const READS_THAW_ENV: Record<string, string> = {
   'lib/storage/settings.ts': 'writes the training child\'s environment from the host\'s storage options (the child\'s storage reads it)',
-  'lib/server/temporal-cli.ts': 'resolves the dev server binary from the environment it also searches PATH in (settings.temporalCli not threaded yet)',
+  'app/server/temporal-cli.ts': 'resolves the dev server binary from the environment it also searches PATH in (settings.temporalCli not threaded yet)',
 };
 /** Edges that call readSettings() (or one of its parts), and why; the core is given settings instead. */
 const READS_SETTINGS: Record<string, string> = {
   'lib/settings.ts': 'defines them',
-  'lib/cli/main.ts': 'the CLI: every command gets settings read once here',
+  'app/cli/main.ts': 'the CLI: every command gets settings read once here',
   'activities/index.ts': 'the worker (thawPlugin, worker.ts, `thaw worker`): read once as the activities are made, unless the host passes them',
   'lib/training/stage-child.ts': 'the training process: settings from the parent, else read once here',
   'lib/storage/index.ts': 'storageFor: S3 is configured from the environment of the moment, the AWS way, with its cache and part size',
@@ -135,7 +135,7 @@ function sources(dir: string): string[] {
   });
 }
 
-const PRODUCT_FILES = [...sources('lib'), ...sources('activities'), ...sources('workflows'), 'worker.ts', 'plugin.ts', 'contract.ts', 'index.ts', 'client.ts'];
+const PRODUCT_FILES = [...sources('app'), ...sources('lib'), ...sources('activities'), ...sources('workflows'), 'worker.ts', 'plugin.ts', 'contract.ts', 'index.ts', 'client.ts'];
 
 function filesMatching(pattern: RegExp): string[] {
   return PRODUCT_FILES.filter((f) => pattern.test(readFileSync(path.join(REPO, f), 'utf8'))).sort();

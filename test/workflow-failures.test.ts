@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { writingInto } from '../activities/failures';
-import type { PipelineHandle } from '../lib/client/start';
+import type { PipelineHandle } from '../app/client/start';
 import { statusQuery } from '../contract';
 import { serverForTestFile, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
 import { FAILURE_TYPES } from '../contract';
-import { failureMessage } from '../lib/client/runs';
+import { failureMessage } from '../app/client/runs';
 import { parsePipeline } from '../lib/pipeline/load';
 import { applyEdit, validateEdit } from '../workflows/edits';
 import { pipelineEtaSeconds } from '../workflows/eta';

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import path from 'node:path';
 import { test } from 'node:test';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { startPipeline, type PipelineHandle } from '../lib/client/start';
+import { startPipeline, type PipelineHandle } from '../app/client/start';
 import { listIterations } from '../lib/checkpoint';
 import { loadPipeline } from '../lib/pipeline/load';
 import { LOCK_FILE } from '../lib/storage/lock';

@@ -1,5 +1,5 @@
 /**
- * Runs several `thaw` command lines one after another in this one process (lib/cli/main.ts in-process) and prints
+ * Runs several `thaw` command lines one after another in this one process (app/cli/main.ts in-process) and prints
  * one JSON line per result as soon as it is done: `{"args": [...], "code": 1, "stdout": "...", "stderr": "..."}`.
  * For tests that must see a command that blocks (the test kills this process after its time limit and reports the
  * runs that never answered) without paying a process start per command. argv[2]: a JSON array of argument arrays.

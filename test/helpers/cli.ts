@@ -9,7 +9,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command } from '../../lib/cli/command';
+import type { Command } from '../../app/cli/command';
 import { REPO_ROOT } from './python';
 import { readSettings } from '../../lib/settings';
 
@@ -151,12 +151,12 @@ export async function runInProcess(command: Command, args: string[]): Promise<{ 
 }
 
 /**
- * `thaw <args>` in this process through the CLI's dispatcher (lib/cli/main.ts), top-level error handler included:
+ * `thaw <args>` in this process through the CLI's dispatcher (app/cli/main.ts), top-level error handler included:
  * the exit code it sets (0 unless set) and everything printed to stdout and stderr. For many runs (fuzzing), where a
  * process per run would be too slow; process.exitCode is restored afterwards.
  */
 export async function runMainInProcess(args: string[]): Promise<CliResult> {
-  const { main } = await import('../../lib/cli/main');
+  const { main } = await import('../../app/cli/main');
   const out: string[] = [];
   const err: string[] = [];
   const { log, error } = console;

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { TestContext } from 'node:test';
-import { freePort } from '../../lib/server/free-port';
+import { freePort } from '../../app/server/free-port';
 import { setEnv } from './env';
 import { REPO_ROOT } from './python';
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { startDevServer, type DevServer, type DevServerOptions } from '../../lib/server/dev-server';
+import { startDevServer, type DevServer, type DevServerOptions } from '../../app/server/dev-server';
 
 // Worker state changes at INFO drown the test report; warnings and errors still show.
 try {

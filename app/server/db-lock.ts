@@ -7,8 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../errors';
-import { processExists } from '../util/processes';
+import { UserError } from '../../lib/errors';
+import { processExists } from '../../lib/util/processes';
 import {
   createServerRecord, readLegacyLock, readServerRecord, recordFileOf, removeLegacyLock, removeServerRecord, type ServerRecord,
 } from './server-record';

@@ -3,13 +3,13 @@
  * initialises, freezes and trains (what the seed's "check your regex in RegEx101" advice becomes).
  * Exit 0 when the pipeline can run, 1 when not, 2 on usage errors.
  */
-import { describeUserError } from '../../errors';
-import { loadPipelineSource } from '../../pipeline/load';
-import { formatProblem, PipelineError, type PipelineProblem } from '../../pipeline/problems';
-import { checkPlan, type PreflightReport, type StageReport } from '../../selection/preflight';
-import { plural, type Problem } from '../../selection/problems';
+import { describeUserError } from '../../../lib/errors';
+import { loadPipelineSource } from '../../../lib/pipeline/load';
+import { formatProblem, PipelineError, type PipelineProblem } from '../../../lib/pipeline/problems';
+import { checkPlan, type PreflightReport, type StageReport } from '../../../lib/selection/preflight';
+import { plural, type Problem } from '../../../lib/selection/problems';
 import { parseCommandArgs, UsageError, type Command } from '../command';
-import { formatTable } from '../../util/text-table';
+import { formatTable } from '../../../lib/util/text-table';
 
 /** A pipeline that does not parse, as a report: the schema problems are its errors. */
 function schemaReport(err: PipelineError): PreflightReport {

@@ -6,11 +6,11 @@
  * pipeline afresh on purpose.
  */
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { indexFile } from '../checkpoint/names';
-import { UserError } from '../errors';
-import { loadPipeline } from '../pipeline/load';
-import { storageFor } from '../storage';
-import type { Plan } from '../pipeline/plan';
+import { indexFile } from '../../lib/checkpoint/names';
+import { UserError } from '../../lib/errors';
+import { loadPipeline } from '../../lib/pipeline/load';
+import { storageFor } from '../../lib/storage';
+import type { Plan } from '../../lib/pipeline/plan';
 import { DEFAULT_TASK_QUEUES } from '../../contract';
 import type { runPipeline } from '../../workflows/pipeline';
 import type { PipelineOptions } from '../../contract';

@@ -3,7 +3,7 @@
  * Without: the embedded dev server of the pipeline's model_dir. Every model_dir has a state folder,
  * `<state home>/<hash of model_dir>/` (state home: THAW_STATE_HOME, else `$XDG_STATE_HOME/thaw`, else
  * `~/.local/state/thaw`), holding the server's SQLite file, its log and its record (`temporal.sqlite.server.json`,
- * lib/server/server-record.ts: who runs it, where, and whether it is shared or stopped) and the run logs. So `thaw run` of one pipeline from two folders shares one server (and one run), and
+ * app/server/server-record.ts: who runs it, where, and whether it is shared or stopped) and the run logs. So `thaw run` of one pipeline from two folders shares one server (and one run), and
  * `status`, `wait` and `cancel` find the server from anywhere, by the pipeline file or by the run id (which ends in
  * the same hash). THAW_STATE_DIR puts every pipeline into that one folder instead (tests, and people who want one
  * history). When another thaw process already runs the folder's server we share it; otherwise this process starts
@@ -14,13 +14,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { UserError } from '../errors';
-import type { StateSettings } from '../settings';
+import { UserError } from '../../lib/errors';
+import type { StateSettings } from '../../lib/settings';
 import { clusterFromEnv } from '../server/connection';
 import { DevServerBusyError } from '../server/db-lock';
 import { isPortClash, startDevServer, type DevServer } from '../server/dev-server';
 import { readServerRecord, updateServerRecord, type ServerRecord } from '../server/server-record';
-import { processExists } from '../util/processes';
+import { processExists } from '../../lib/util/processes';
 import { NoClusterConfiguredError } from './errors';
 import { modelDirHash } from './ids';
 

@@ -1,6 +1,6 @@
 /** Run identity: the workflow id is derived from the pipeline name and its model_dir, so running again attaches. */
 import { createHash } from 'node:crypto';
-import type { Plan } from '../pipeline/plan';
+import type { Plan } from '../../lib/pipeline/plan';
 
 export const WORKFLOW_TYPE = 'runPipeline';
 

@@ -1,9 +1,9 @@
 /** `thaw vars`: the variables of a checkpoint (prefix, models/ folder or model_dir), as a table or as JSON. */
 import { writeFile } from 'node:fs/promises';
-import { dtypeBytes, listVariables, locateCheckpoint, numElements, type VariableInfo } from '../../checkpoint';
-import { CheckpointError } from '../../checkpoint/errors';
-import { compilePattern } from '../../selection/pattern';
-import { formatTable } from '../../util/text-table';
+import { dtypeBytes, listVariables, locateCheckpoint, numElements, type VariableInfo } from '../../../lib/checkpoint';
+import { CheckpointError } from '../../../lib/checkpoint/errors';
+import { compilePattern } from '../../../lib/selection/pattern';
+import { formatTable } from '../../../lib/util/text-table';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
 export function formatBytes(n: number): string {

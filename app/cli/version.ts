@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../util/package-root';
+import { PACKAGE_ROOT } from '../../lib/util/package-root';
 
 export interface ThawManifest {
   version: string;

@@ -3,8 +3,8 @@
  * Jaccard per class and per case, as a table, CSV (--csv FILE) or JSON (--json).
  */
 import { writeFileSync } from 'node:fs';
-import { EvaluationError, evaluateSegmentations, evaluationCsv, formatMetric, pairSegmentations, type EvaluationReport } from '../../evaluation';
-import { formatTable } from '../../util/text-table';
+import { EvaluationError, evaluateSegmentations, evaluationCsv, formatMetric, pairSegmentations, type EvaluationReport } from '../../../lib/evaluation';
+import { formatTable } from '../../../lib/util/text-table';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
 function reportTable(r: EvaluationReport): string {

@@ -1,6 +1,6 @@
 /** Human output of runs: progress bars of running stages, the stage table and the end-of-run summary. */
 import type { PipelineResult, PipelineStatus, StageStatus } from '../../contract';
-import { formatTable } from '../util/text-table';
+import { formatTable } from '../../lib/util/text-table';
 
 export function formatDuration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '--:--';

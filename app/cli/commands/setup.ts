@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { findTemporalCli } from '../../server/temporal-cli';
-import { PACKAGE_ROOT } from '../../util/package-root';
+import { PACKAGE_ROOT } from '../../../lib/util/package-root';
 import { parseCommandArgs, type Command } from '../command';
 import { SetupFailedError } from '../errors';
 import { thawManifest } from '../version';

@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { UsageError } from '../cli/command';
-import { loadPipeline } from '../pipeline/load';
+import { loadPipeline } from '../../lib/pipeline/load';
 import { usesExternalCluster } from '../server/connection';
-import type { StateSettings } from '../settings';
+import type { StateSettings } from '../../lib/settings';
 import { NoEmbeddedServerError, openCluster, stateDirFor, stateDirForHash, type ThawCluster } from './cluster';
 import { modelDirHashOfRun, workflowIdFor } from './ids';
 

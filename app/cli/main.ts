@@ -3,8 +3,8 @@
  * Exit codes: 0 success, 1 the command's answer is "no" (pipeline cannot run, checkpoints differ, run failed),
  * 2 usage errors. User errors print one clear message, never a stack trace.
  */
-import { describeUserError, isUserError } from '../errors';
-import { readSettings } from '../settings';
+import { describeUserError, isUserError } from '../../lib/errors';
+import { readSettings } from '../../lib/settings';
 import type { Command } from './command';
 import { UsageError } from './command';
 import { commandHelp, didYouMean, globalHelp, unknownCommand } from './help';

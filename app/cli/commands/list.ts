@@ -6,7 +6,7 @@
 import { knownStateDirs, modelDirOfStateDir, openCluster, type ThawCluster } from '../../client/cluster';
 import { listRuns, type RunListing } from '../../client/runs';
 import { usesExternalCluster } from '../../server/connection';
-import { formatTable } from '../../util/text-table';
+import { formatTable } from '../../../lib/util/text-table';
 import { parseCommandArgs, parseNumberFlag, type Command } from '../command';
 
 export const listCommand: Command = {

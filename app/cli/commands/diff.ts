@@ -1,7 +1,7 @@
 /** `thaw diff`: compare two checkpoints variable by variable; exit 0 only when they are identical. */
-import { diffCheckpoints, type DiffReport, type VariableDiff } from '../../checkpoint';
+import { diffCheckpoints, type DiffReport, type VariableDiff } from '../../../lib/checkpoint';
 import { parseCommandArgs, UsageError, type Command } from '../command';
-import { formatTable } from '../../util/text-table';
+import { formatTable } from '../../../lib/util/text-table';
 
 const describe = (side?: { dtype: string; shape: number[] }) => (side ? `${side.dtype}[${side.shape.join(', ')}]` : '');
 

@@ -9,8 +9,8 @@
 import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { UserError } from '../errors';
-import { PACKAGE_ROOT } from '../util/package-root';
+import { UserError } from '../../lib/errors';
+import { PACKAGE_ROOT } from '../../lib/util/package-root';
 
 export type TemporalCliSource = 'env' | 'path' | 'project' | 'sdk-cache' | 'sdk-download';
 

@@ -1,5 +1,5 @@
 /** The texts of `thaw --help`, `thaw <command> --help` / `thaw help <command>`, and of a command name not known. */
-import { closest } from '../pipeline/problems';
+import { closest } from '../../lib/pipeline/problems';
 import type { Command } from './command';
 
 const HELP_FLAG: readonly [string, string] = ['-h, --help', 'print this help'];

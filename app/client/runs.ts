@@ -4,7 +4,7 @@
  * asked only of runs whose workflow queue a worker polls, and are aborted (not left to retry) when they time out.
  */
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { UserError } from '../errors';
+import { UserError } from '../../lib/errors';
 import { isServerGone, type ThawCluster } from './cluster';
 import type { runPipeline } from '../../workflows/pipeline';
 import { innermostFailure, statusQuery, type PipelineResult, type PipelineStatus } from '../../contract';

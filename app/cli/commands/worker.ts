@@ -1,7 +1,7 @@
 /** `thaw worker`: a long-running worker process for the thaw task queues; SIGTERM checkpoints running stages first. */
 import { openCluster } from '../../client/cluster';
 import { installTemporalLogLevel, startThawWorkers, type QueueRole } from '../../../worker';
-import { deviceIds } from '../../training/devices';
+import { deviceIds } from '../../../lib/training/devices';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
 export const workerCommand: Command = {

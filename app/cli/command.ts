@@ -1,6 +1,6 @@
 /** The shape of one `thaw` subcommand, and argument parsing shared by all of them. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { ThawSettings } from '../settings';
+import type { ThawSettings } from '../../lib/settings';
 import { didYouMean } from './help';
 
 export interface Command {

@@ -1,5 +1,5 @@
 /** Errors of the CLI's own commands (setup, run in the background); the other modules' errors pass through it. */
-import { UserError, type UserErrorDetails } from '../errors';
+import { UserError, type UserErrorDetails } from '../../lib/errors';
 
 /** A step of `thaw setup` (npm install, the TensorFlow download) failed, or there is no project to set up. */
 export class SetupFailedError extends UserError {
