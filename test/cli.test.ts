@@ -46,7 +46,7 @@ describe('thaw --version', () => {
     assert.equal(stdout, `thaw ${VERSION}\n`);
   });
 
-  it('from the installed layout (node_modules/thaw/dist/lib/cli, compiled): the installed package\'s version', async (t) => {
+  it('from the installed layout (node_modules/thaw/dist/app/cli, compiled): the installed package\'s version', async (t) => {
     const project = mkdtempSync(path.join(os.tmpdir(), 'thaw-version-'));
     t.after(() => rmSync(project, { recursive: true, force: true }));
     const installed = path.join(project, 'node_modules', 'thaw');

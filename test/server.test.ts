@@ -223,7 +223,7 @@ async function waitUntilGone(pid: number, what: string): Promise<void> {
 
 test('dev server: it dies with its owner, even when the owner is SIGKILLed (its supervisor stops it)', { timeout: 180_000 }, async () => {
   const dbFile = path.join(tempDir(), 'owned.sqlite');
-  const script = `require('./lib/server/dev-server').startDevServer({ dbFile: ${JSON.stringify(dbFile)} }).then((s) => console.log('PID ' + s.pid))`;
+  const script = `require('./app/server/dev-server').startDevServer({ dbFile: ${JSON.stringify(dbFile)} }).then((s) => console.log('PID ' + s.pid))`;
   const owner = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: path.resolve(__dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] });
   const serverPid = await new Promise<number>((resolve, reject) => {
     let out = '';
