@@ -4,6 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,13 +40,13 @@ test('resolver: THAW_TEMPORAL_CLI wins over everything else', () => {
   const fake = path.join(dir, 'my-temporal');
   writeFileSync(fake, '#!/bin/sh\n');
   chmodSync(fake, 0o755);
-  const found = findTemporalCli({ env: { ...EMPTY, THAW_TEMPORAL_CLI: fake }, projectRoot: dir, sdkCacheDir: dir });
+  const found = findTemporalCli({ override: fake, env: EMPTY, projectRoot: dir, sdkCacheDir: dir });
   assert.deepEqual(found, { path: fake, source: 'env' });
 });
 
 test('resolver: a THAW_TEMPORAL_CLI that is not an executable is an error naming it', () => {
   assert.throws(
-    () => findTemporalCli({ env: { ...EMPTY, THAW_TEMPORAL_CLI: '/no/such/temporal' } }),
+    () => findTemporalCli({ override: '/no/such/temporal', env: EMPTY }),
     (err: Error) => err instanceof TemporalCliNotFoundError && err.message.includes('THAW_TEMPORAL_CLI=/no/such/temporal is not an executable file'),
   );
 });
@@ -364,4 +365,15 @@ test('thaw server with THAW_STATE_DIR is that folder\'s embedded server: a thaw 
   const again = await runCli(['run', file], env, dir);
   assert.equal(again.code, 0, again.stdout + again.stderr);
   assert.match(again.stdout + again.stderr, /run thaw-beside-\w+ already completed/);
+});
+
+test('thaw server --port on a port another process holds: one clear line naming the port and the fix, exit 1', { timeout: 120_000 }, async (t) => {
+  const holder = net.createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  t.after(() => holder.close());
+  const port = (holder.address() as net.AddressInfo).port;
+  const result = await runCli(['server', '--port', String(port)], {}, tempDir());
+  assert.equal(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stderr, new RegExp(`^thaw server: port ${port} is in use by another process, so the Temporal dev server cannot listen on it\\n  Fix: choose another port`));
+  assert.doesNotMatch(result.stderr, /internal error|panic|goroutine/);
 });

@@ -115,7 +115,6 @@ test('README.md documents every variable in its settings table', () => {
  */
 const READS_THAW_ENV: Record<string, string> = {
   'lib/storage/settings.ts': 'writes the training child\'s environment from the host\'s storage options (the child\'s storage reads it)',
-  'app/server/temporal-cli.ts': 'resolves the dev server binary from the environment it also searches PATH in (settings.temporalCli not threaded yet)',
 };
 /** Edges that call readSettings() (or one of its parts), and why; the core is given settings instead. */
 const READS_SETTINGS: Record<string, string> = {

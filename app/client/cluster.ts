@@ -61,6 +61,8 @@ export interface OpenClusterOptions {
    * read the database is not announced, so no `thaw run` comes to depend on it.
    */
   purpose?: 'run' | 'inspect';
+  /** THAW_TEMPORAL_CLI from the settings: the binary that runs the embedded server (searched for when unset). */
+  temporalCli?: string;
 }
 
 const DB_FILE = 'temporal.sqlite';
@@ -141,7 +143,7 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
 
   const stateDir = path.resolve(options.stateDir);
   const inspect = options.purpose === 'inspect';
-  const shared = await readSharedCluster(stateDir).catch(goneIsNull);
+  const shared = await readSharedCluster(stateDir, options.temporalCli).catch(goneIsNull);
   if (shared) return shared;
   if (inspect && !existsSync(path.join(stateDir, DB_FILE))) throw new NoEmbeddedServerError('no run', stateDir);
   mkdirSync(stateDir, { recursive: true });
@@ -150,7 +152,7 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
   if (!inspect) announce(stateDir, server);
   try {
     const description = `${server.address} (namespace ${server.namespace}, local dev server, ${server.dbFile})`;
-    return await connected({ address: server.address }, server.namespace, description, 'owned-local', server.uiUrl, stateDir, server);
+    return await connected({ address: server.address }, server.namespace, description, 'owned-local', server.uiUrl, stateDir, server, options.temporalCli);
   } catch (err) {
     await server.stop();
     throw err;
@@ -186,19 +188,19 @@ function portOf(address: string | undefined): number | undefined {
  * Starts the folder's server on the port it had before when that is free (thaw processes still connected to it,
  * e.g. a second `thaw run` of the pipeline, then carry on), else on a free one.
  */
-async function startServerOf(stateDir: string, ui: boolean): Promise<DevServer> {
+async function startServerOf(stateDir: string, ui: boolean, temporalCli: string | undefined): Promise<DevServer> {
   const previous = readRecord(stateDir);
   const dbFile = path.join(stateDir, DB_FILE);
   const port = portOf(previous?.address);
   const uiPort = ui ? portOf(previous?.uiUrl) : undefined;
   if (port !== undefined) {
     try {
-      return await startDevServer({ dbFile, ui, port, uiPort });
+      return await startDevServer({ dbFile, ui, port, uiPort, temporalCli });
     } catch (err) {
       if (!isPortClash(err)) throw err;
     }
   }
-  return startDevServer({ dbFile, ui });
+  return startDevServer({ dbFile, ui, temporalCli });
 }
 
 /** Records which model_dir a state folder serves (written by `thaw run` before it opens the cluster). */
@@ -216,11 +218,11 @@ async function startOrShare(stateDir: string, options: OpenClusterOptions): Prom
   const deadline = Date.now() + 120_000;
   for (;;) {
     try {
-      return await startServerOf(stateDir, Boolean(options.ui) && options.purpose !== 'inspect');
+      return await startServerOf(stateDir, Boolean(options.ui) && options.purpose !== 'inspect', options.temporalCli);
     } catch (err) {
       if (!(err instanceof DevServerBusyError) || Date.now() > deadline) throw err;
     }
-    const shared = await readSharedCluster(stateDir).catch(goneIsNull);
+    const shared = await readSharedCluster(stateDir, options.temporalCli).catch(goneIsNull);
     if (shared) return shared;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -233,10 +235,10 @@ function goneIsNull(err: unknown): null {
 }
 
 /** The local dev server another thaw process runs on this state folder, or null when there is none. */
-export async function readSharedCluster(stateDir: string): Promise<ThawCluster | null> {
+export async function readSharedCluster(stateDir: string, temporalCli?: string): Promise<ThawCluster | null> {
   const shared = await reachableRecord(stateDir);
   if (!shared) return null;
-  return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.ownerPid})`, 'shared-local', shared.uiUrl, stateDir);
+  return connected({ address: shared.address }, 'default', `${shared.address} (namespace default, local dev server of process ${shared.ownerPid})`, 'shared-local', shared.uiUrl, stateDir, undefined, temporalCli);
 }
 
 /** The folder's record when it announces a server whose owner lives and which answers. */
@@ -260,6 +262,7 @@ async function connected(
   uiUrl?: string,
   stateDir?: string,
   initiallyOwned?: DevServer,
+  temporalCli?: string,
 ): Promise<ThawCluster> {
   const connection = await Connection.connect(options);
   const client = new Client({ connection, namespace });
@@ -288,7 +291,7 @@ async function connected(
     },
     async takeOverIfOrphaned() {
       if (kind !== 'shared-local' || !stateDir) return false;
-      const server = await restartOrphaned(stateDir, options.address ?? '', uiUrl);
+      const server = await restartOrphaned(stateDir, options.address ?? '', uiUrl, temporalCli);
       if (!server) return false;
       announce(stateDir, server);
       owned = server;
@@ -314,7 +317,7 @@ const TAKE_OVER_WAIT_MS = 60_000;
  * The shared server at `address` has been stopped by its owner, or its owner died: start it again on the same port
  * (null when its owner is still there, another thaw took over first, or the port is no longer free).
  */
-async function restartOrphaned(stateDir: string, address: string, uiUrl: string | undefined): Promise<DevServer | null> {
+async function restartOrphaned(stateDir: string, address: string, uiUrl: string | undefined, temporalCli: string | undefined): Promise<DevServer | null> {
   // Another thaw runs it for others (a server started only to read the database is waited out: busy, then gone).
   const runsIt = (r: ServerRecord | null) => Boolean(r?.shared) && !r!.stopped && processExists(r!.ownerPid);
   const record = readRecord(stateDir);
@@ -322,7 +325,7 @@ async function restartOrphaned(stateDir: string, address: string, uiUrl: string 
   const deadline = Date.now() + TAKE_OVER_WAIT_MS;
   for (;;) {
     try {
-      return await startDevServer({ dbFile: path.join(stateDir, DB_FILE), port: portOf(address), ui: uiUrl !== undefined, uiPort: portOf(uiUrl) });
+      return await startDevServer({ dbFile: path.join(stateDir, DB_FILE), port: portOf(address), ui: uiUrl !== undefined, uiPort: portOf(uiUrl), temporalCli });
     } catch (err) {
       if (isPortClash(err)) return null;
       if (!(err instanceof DevServerBusyError) || Date.now() > deadline) throw err;

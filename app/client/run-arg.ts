@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { UsageError } from '../cli/command';
 import { loadPipeline } from '../../lib/pipeline/load';
 import { usesExternalCluster } from '../server/connection';
-import type { StateSettings } from '../../lib/settings';
+import type { StateSettings, ThawSettings } from '../../lib/settings';
 import { NoEmbeddedServerError, openCluster, stateDirFor, stateDirForHash, type ThawCluster } from './cluster';
 import { modelDirHashOfRun, workflowIdFor } from './ids';
 
@@ -46,11 +46,11 @@ export interface RunContext {
   where: string;
 }
 
-export async function withRun(ref: string, state: StateSettings, act: (ctx: RunContext) => Promise<number>): Promise<number> {
-  const target = await resolveRun(ref, state);
+export async function withRun(ref: string, settings: Pick<ThawSettings, 'state' | 'temporalCli'>, act: (ctx: RunContext) => Promise<number>): Promise<number> {
+  const target = await resolveRun(ref, settings.state);
   let cluster: ThawCluster;
   try {
-    cluster = await openCluster({ stateDir: target.stateDir, purpose: 'inspect' });
+    cluster = await openCluster({ stateDir: target.stateDir, purpose: 'inspect', temporalCli: settings.temporalCli });
   } catch (err) {
     if (err instanceof NoEmbeddedServerError) throw new NoEmbeddedServerError(`no run ${target.workflowId}`, target.stateDir!);
     throw err;

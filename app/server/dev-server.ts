@@ -12,6 +12,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import { UserError } from '../../lib/errors';
 import { lockDatabase } from './db-lock';
 import { freePort } from './free-port';
 import { markServerStopped, updateServerRecord } from './server-record';
@@ -32,6 +33,8 @@ export interface DevServerOptions {
   /** Where the server's own output goes (default: `<dbFile>.log`). */
   logFile?: string;
   cli?: TemporalCli;
+  /** THAW_TEMPORAL_CLI from the settings, when `cli` is not given (see temporal-cli.ts). */
+  temporalCli?: string;
 }
 
 export interface DevServer {
@@ -163,7 +166,7 @@ function tail(file: string, lines = 20): string {
 
 /** The server could not bind a port: someone else has it. */
 export function isPortClash(err: unknown): boolean {
-  return /address already in use/i.test((err as Error)?.message ?? '');
+  return err instanceof PortInUseError || /address already in use/i.test((err as Error)?.message ?? '');
 }
 
 /** The ports a failed start could not bind (`listen tcp 127.0.0.1:N: bind: address already in use`). */
@@ -184,8 +187,20 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       if (!isPortClash(err) || attempt >= 3) throw err;
       // Which port clashed, when the log says; when it does not, it may have been a fixed one.
       const clashed = clashedPorts(err);
-      if (clashed.length === 0 ? fixed.length > 0 : clashed.some((p) => fixed.includes(p))) throw err;
+      const mine = clashed.filter((p) => fixed.includes(p));
+      if (mine.length > 0) throw new PortInUseError(mine[0], err);
+      if (clashed.length === 0 && fixed.length > 0) throw err;
     }
+  }
+}
+
+/** A port the caller asked for (`thaw server --port`, a restart on its old port) is taken by another process. */
+export class PortInUseError extends UserError {
+  constructor(port: number, cause: unknown) {
+    super('PortInUse', `port ${port} is in use by another process, so the Temporal dev server cannot listen on it`, {
+      fix: `choose another port (e.g. \`thaw server --port ${port + 1}\`), or stop what listens on ${port} (\`ss -ltnp | grep :${port}\`)`,
+    });
+    this.cause = cause;
   }
 }
 
@@ -203,7 +218,7 @@ async function startOnce(options: DevServerOptions): Promise<DevServer> {
 }
 
 async function spawnServer(dbFile: string, options: DevServerOptions): Promise<DevServer> {
-  const cli = options.cli ?? (await resolveTemporalCli());
+  const cli = options.cli ?? (await resolveTemporalCli({ override: options.temporalCli }));
   const port = options.port ?? (await freePort());
   const uiPort = options.ui ? (options.uiPort ?? (await freePort())) : undefined;
   const namespace = options.namespace ?? 'default';

@@ -20,6 +20,9 @@ export interface TemporalCli {
 }
 
 export interface ResolveOptions {
+  /** THAW_TEMPORAL_CLI as the settings read it (lib/settings.ts): the binary to use, searched for when unset. */
+  override?: string;
+  /** Where PATH comes from (default: this process' environment). */
   env?: NodeJS.ProcessEnv;
   /** Directory searched for the project's own install (default: this package's root). */
   projectRoot?: string;
@@ -78,14 +81,14 @@ function describeSearch(opts: Required<Pick<ResolveOptions, 'projectRoot' | 'sdk
 /** Resolves without downloading; undefined when nothing is installed. Throws when THAW_TEMPORAL_CLI is wrong. */
 export function findTemporalCli(options: ResolveOptions = {}): TemporalCli | undefined {
   const env = options.env ?? process.env;
-  const fromEnv = env.THAW_TEMPORAL_CLI;
-  if (fromEnv) {
-    if (!isExecutable(fromEnv)) {
+  const given = options.override;
+  if (given) {
+    if (!isExecutable(given)) {
       throw new TemporalCliNotFoundError(
-        `THAW_TEMPORAL_CLI=${fromEnv} is not an executable file. Point it at a temporal CLI binary, or unset it to search PATH.`,
+        `THAW_TEMPORAL_CLI=${given} is not an executable file. Point it at a temporal CLI binary, or unset it to search PATH.`,
       );
     }
-    return { path: fromEnv, source: 'env' };
+    return { path: given, source: 'env' };
   }
   const onPath = findOnPath(env);
   if (onPath) return { path: onPath, source: 'path' };

@@ -27,7 +27,7 @@ export const cancelCommand: Command = {
     });
     if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
     const timeoutSeconds = parseNumberFlag('--timeout', values.timeout, { min: 1, what: 'seconds' });
-    return withRun(positionals[0], settings.state, async ({ cluster, workflowId, where }) => {
+    return withRun(positionals[0], settings, async ({ cluster, workflowId, where }) => {
       const handle = handleOf(cluster.client, workflowId);
       const described = await describeOrNotFound(handle, where);
       const memo = (described.memo ?? {}) as Partial<RunMemo>;

@@ -62,7 +62,7 @@ export const runCommand: Command = {
     installSdkLogs({ file: logFile });
     const out = values.json ? null : new LiveStatus();
     const say = (line: string) => (out ? out.print(line) : process.stderr.write(`${line}\n`));
-    const cluster = await openCluster({ stateDir, ui: true });
+    const cluster = await openCluster({ stateDir, ui: true, temporalCli: settings.temporalCli });
     let workers: RunningWorkers | null = null;
     try {
       // The owner of a shared server may end between our connecting and these steps: then we take it over.

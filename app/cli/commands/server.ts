@@ -32,7 +32,7 @@ export const serverCommand: Command = {
     const stateDir = values.db === undefined ? settings.state.stateDir ?? null : null;
     if (stateDir) mkdirSync(stateDir, { recursive: true });
     const dbFile = values.db ?? (stateDir ? dbFileOf(stateDir) : path.join('.thaw', 'temporal.sqlite'));
-    const server = await startDevServer({ dbFile, port, ui: values.ui, uiPort });
+    const server = await startDevServer({ dbFile, port, ui: values.ui, uiPort, temporalCli: settings.temporalCli });
     if (stateDir) announce(stateDir, server);
     console.log(`Temporal dev server ready (${server.cli.path}, found via ${server.cli.source})`);
     console.log(`  gRPC address: ${server.address}`);

@@ -82,8 +82,10 @@ export const setupCommand: Command = {
 
     let t = Date.now();
     const tfDir = settings.training.tfPackageDir;
-    if (tfDir && findTemporalCli()) {
-      console.log(`[setup] TensorFlow from THAW_TF_PACKAGE_DIR=${tfDir}, Temporal CLI ${findTemporalCli()!.path}: no Python venv needed`);
+    const findCli = () => findTemporalCli({ override: settings.temporalCli });
+    const given = tfDir ? findCli() : undefined;
+    if (tfDir && given) {
+      console.log(`[setup] TensorFlow from THAW_TF_PACKAGE_DIR=${tfDir}, Temporal CLI ${given.path}: no Python venv needed`);
     } else {
       run('the Python venv', 'bash', [path.join(scripts, 'setup-venv.sh')], { cwd: PACKAGE_ROOT });
       console.log(`[setup] Python venv ready (${seconds(t)})`);
@@ -105,7 +107,7 @@ export const setupCommand: Command = {
     });
     console.log(`[setup] native binding ready (${seconds(t)})`);
 
-    const cli = findTemporalCli();
+    const cli = findCli();
     const loads = (() => {
       try {
         execFileSync(process.execPath, ['-e', `require(${JSON.stringify(BINDING)})`], { cwd: project, stdio: 'ignore' });

@@ -14,7 +14,7 @@ export const statusCommand: Command = {
   async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });
     if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
-    return withRun(positionals[0], settings.state, async ({ cluster, workflowId, where }) => {
+    return withRun(positionals[0], settings, async ({ cluster, workflowId, where }) => {
       const view = await viewRun(cluster.client, workflowId, where);
       if (values.json) {
         console.log(JSON.stringify(view, null, 2));

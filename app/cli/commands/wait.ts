@@ -36,7 +36,7 @@ export const waitCommand: Command = {
     });
     if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
     const keepWaiting = values['keep-waiting'];
-    return withRun(positionals[0], settings.state, async ({ cluster, workflowId, where }) => {
+    return withRun(positionals[0], settings, async ({ cluster, workflowId, where }) => {
       const handle = handleOf(cluster.client, workflowId);
       const tookOver = () => console.error(TOOK_OVER);
       const described = await surviveServerLoss(cluster, () => describeOrNotFound(handle, where), { onTakeOver: tookOver });
