@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import './helpers/temporal';
-import { openCluster, readSharedCluster } from '../app/client/cluster';
+import { isServerGone, openCluster, readSharedCluster } from '../app/client/cluster';
 import { resultOf, surviveServerLoss } from '../app/client/runs';
 import { startPipeline } from '../app/client/start';
 import { startThawWorkers } from '../worker';
@@ -376,4 +376,22 @@ test('thaw server --port on a port another process holds: one clear line naming 
   assert.equal(result.code, 1, result.stdout + result.stderr);
   assert.match(result.stderr, new RegExp(`^thaw server: port ${port} is in use by another process, so the Temporal dev server cannot listen on it\\n  Fix: choose another port`));
   assert.doesNotMatch(result.stderr, /internal error|panic|goroutine/);
+});
+
+test('isServerGone knows each way a stopped local server shows: a call on an open connection, the client\'s connect, the worker\'s connect', { timeout: 120_000 }, async () => {
+  const server = await startDevServer({ dbFile: path.join(tempDir(), 'gone.sqlite') });
+  const connection = await Connection.connect({ address: server.address });
+  const port = Number(server.address.split(':')[1]);
+  await server.stop();
+  const errors = [
+    await connection.workflowService.getSystemInfo({}).then(() => null, (err: unknown) => err),
+    await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 500 }).then(() => null, (err: unknown) => err),
+    await NativeConnection.connect({ address: `127.0.0.1:${port}` }).then(() => null, (err: unknown) => err),
+  ];
+  await connection.close();
+  for (const err of errors) {
+    assert.ok(err, 'the call failed');
+    assert.equal(isServerGone(err), true, `${(err as Error).name}: ${(err as Error).message}`);
+  }
+  assert.equal(isServerGone(new Error('namespace not found')), false);
 });

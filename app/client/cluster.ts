@@ -82,13 +82,15 @@ export class NoEmbeddedServerError extends UserError {
 }
 
 /**
- * The server is not there (stopped, or restarting): a gRPC UNAVAILABLE anywhere in the chain of causes, or the
- * worker library's TransportError for a refused connection (it carries no gRPC code).
+ * The server is not there (stopped, or restarting): a gRPC UNAVAILABLE anywhere in the chain of causes, the worker
+ * library's TransportError for a refused connection, or the client's connect timing out (neither carries a gRPC code).
  */
 export function isServerGone(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown; name?: unknown; message?: unknown } | undefined; e; e = e.cause as typeof e) {
     if (e.code === GRPC_UNAVAILABLE) return true;
-    if (e.name === 'TransportError' && typeof e.message === 'string' && /tcp connect error|Connection refused|Unavailable/i.test(e.message)) return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    if (e.name === 'TransportError' && /tcp connect error|Connection refused|Unavailable/i.test(message)) return true;
+    if (/^Failed to connect before the deadline$/.test(message)) return true;
   }
   return false;
 }
