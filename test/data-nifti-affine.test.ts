@@ -5,28 +5,15 @@
  * only, or by neither. `thaw eval` refuses pairs whose affines differ, so this decides "same place in space".
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { niftiAffine, readNiftiHeader } from '../lib/data/nifti';
-import { runPython } from './helpers/python';
-
-type Job = Record<string, unknown>;
+import { nibabel } from './helpers/python';
 
 function worstDiff(ours: number[][], theirs: number[][]): number {
   return Math.max(...ours.flatMap((row, r) => row.map((v, c) => Math.abs(v - theirs[r][c]) / Math.max(1, Math.abs(theirs[r][c])))));
-}
-
-async function nibabel<T>(jobs: Job[]): Promise<T[]> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'thaw-affine-'));
-  try {
-    const file = path.join(dir, 'jobs.json');
-    await writeFile(file, JSON.stringify(jobs));
-    return JSON.parse(await runPython('nifti_tools.py', [file])) as T[];
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 test("niftiAffine equals nibabel's img.affine on nibabel's own test data", async () => {

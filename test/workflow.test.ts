@@ -13,7 +13,7 @@ import { listIterations } from '../lib/checkpoint';
 import { loadPipeline } from '../lib/pipeline/load';
 import { LOCK_FILE } from '../lib/storage/lock';
 import { editStageUpdate, pauseUpdate, resumeUpdate, statusQuery } from '../contract';
-import { runPython } from './helpers/python';
+import { nibabel } from './helpers/python';
 import { adamSteps, serverForTestFile, SLOW_STAGE_DATA as SLOW, tempDir, waitForStatus, writePipeline } from './e2e-harness';
 
 const dir = tempDir('workflow');
@@ -23,13 +23,6 @@ async function saveHistory(handle: PipelineHandle, name: string): Promise<void> 
   if (!process.env.THAW_SAVE_HISTORIES) return;
   const history = await handle.fetchHistory();
   writeFileSync(path.join(__dirname, 'histories', `${name}.json`), JSON.stringify(history));
-}
-
-/** A jobs file for a test/python tool that reads its jobs from JSON. */
-function writeJobs(folder: string, jobs: unknown[]): string {
-  const file = path.join(folder, `jobs-${Date.now()}.json`);
-  writeFileSync(file, JSON.stringify(jobs));
-  return file;
 }
 
 function lossLog(modelDir: string, stage: string): Array<{ iteration: number; loss: number }> {
@@ -186,7 +179,7 @@ test('a failed run started again keeps its finished stage and trains the failed 
   const aCheckpoint = path.join(plan.model_dir, 'models', 'model.ckpt-4');
   const aBytes = ['index', 'data-00000-of-00001'].map((ext) => readFileSync(`${aCheckpoint}.${ext}`));
 
-  await runPython('nifti_tools.py', [writeJobs(dir, [{ kind: 'write_pair', ...pair, shape: [12, 12, 1], classes: 2 }])]);
+  await nibabel([{ kind: 'write_pair', ...pair, shape: [12, 12, 1], classes: 2 }]);
   const again = await startPipeline(client(), plan);
   assert.equal(again.attached, false);
   assert.equal(again.previousRun, 'FAILED');

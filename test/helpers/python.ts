@@ -4,6 +4,8 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -29,5 +31,17 @@ export async function runPython(script: string, args: string[] = [], timeoutMs =
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`python ${path.basename(file)} ${args.join(' ')} failed: ${e.stderr || e.message}`, { cause: err });
+  }
+}
+
+/** Runs jobs through nibabel (test/python/nifti_tools.py: describe, compare, write_pair, …); one result per job. */
+export async function nibabel<T>(jobs: Array<Record<string, unknown>>): Promise<T[]> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'thaw-nibabel-'));
+  try {
+    const file = path.join(dir, 'jobs.json');
+    await writeFile(file, JSON.stringify(jobs));
+    return JSON.parse(await runPython('nifti_tools.py', [file])) as T[];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
