@@ -108,7 +108,7 @@ export function stateDirForHash(hash: string, state: StateSettings): string {
 
 /** Every state folder that holds a database (THAW_STATE_DIR: just that one), for `thaw list`. Creates nothing. */
 export function knownStateDirs(state: StateSettings): string[] {
-  if (state.stateDir) return existsSync(path.join(state.stateDir, DB_FILE)) ? [state.stateDir] : [];
+  if (state.stateDir) return existsSync(dbFileOf(state.stateDir)) ? [state.stateDir] : [];
   const home = state.stateHome;
   let names: string[];
   try {
@@ -116,7 +116,7 @@ export function knownStateDirs(state: StateSettings): string[] {
   } catch {
     return [];
   }
-  return names.map((n) => path.join(home, n)).filter((d) => existsSync(path.join(d, DB_FILE))).sort();
+  return names.map((n) => path.join(home, n)).filter((d) => existsSync(dbFileOf(d))).sort();
 }
 
 /** The model_dir a state folder serves, when it recorded one. */
@@ -147,7 +147,7 @@ export async function openCluster(options: OpenClusterOptions = {}): Promise<Tha
   const inspect = options.purpose === 'inspect';
   const shared = await readSharedCluster(stateDir, options.temporalCli).catch(goneIsNull);
   if (shared) return shared;
-  if (inspect && !existsSync(path.join(stateDir, DB_FILE))) throw new NoEmbeddedServerError('no run', stateDir);
+  if (inspect && !existsSync(dbFileOf(stateDir))) throw new NoEmbeddedServerError('no run', stateDir);
   mkdirSync(stateDir, { recursive: true });
   const server = await startOrShare(stateDir, options);
   if ('kind' in server) return server;
@@ -192,7 +192,7 @@ function portOf(address: string | undefined): number | undefined {
  */
 async function startServerOf(stateDir: string, ui: boolean, temporalCli: string | undefined): Promise<DevServer> {
   const previous = readRecord(stateDir);
-  const dbFile = path.join(stateDir, DB_FILE);
+  const dbFile = dbFileOf(stateDir);
   const port = portOf(previous?.address);
   const uiPort = ui ? portOf(previous?.uiUrl) : undefined;
   if (port !== undefined) {
@@ -327,7 +327,7 @@ async function restartOrphaned(stateDir: string, address: string, uiUrl: string 
   const deadline = Date.now() + TAKE_OVER_WAIT_MS;
   for (;;) {
     try {
-      return await startDevServer({ dbFile: path.join(stateDir, DB_FILE), port: portOf(address), ui: uiUrl !== undefined, uiPort: portOf(uiUrl), temporalCli });
+      return await startDevServer({ dbFile: dbFileOf(stateDir), port: portOf(address), ui: uiUrl !== undefined, uiPort: portOf(uiUrl), temporalCli });
     } catch (err) {
       if (isPortClash(err)) return null;
       if (!(err instanceof DevServerBusyError) || Date.now() > deadline) throw err;
