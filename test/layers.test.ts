@@ -3,19 +3,12 @@
  * (app/: CLI, client, embedded server; workflows/, activities/, worker.ts, contract.ts) builds on it, never the reverse.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { sourceFiles } from './helpers/sources';
 
 const REPO = path.join(__dirname, '..');
-
-function sources(dir: string): string[] {
-  return readdirSync(path.join(REPO, dir)).flatMap((name) => {
-    const rel = path.join(dir, name);
-    if (statSync(path.join(REPO, rel)).isDirectory()) return sources(rel);
-    return /\.(ts|js)$/.test(name) ? [rel] : [];
-  });
-}
 
 /** Every module specifier a file imports or requires. */
 function imports(file: string): string[] {
@@ -27,7 +20,7 @@ const EDGE = ['app', 'workflows', 'activities', 'worker.ts', 'contract.ts', 'plu
 
 test('lib/ imports neither Temporal nor the edge that builds on it (app/, workflows/, activities/, contract.ts, …)', () => {
   const offending: string[] = [];
-  for (const file of sources('lib')) {
+  for (const file of sourceFiles('lib')) {
     for (const spec of imports(file)) {
       if (spec.startsWith('@temporalio/')) offending.push(`${file}: ${spec}`);
       if (!spec.startsWith('.')) continue;
@@ -39,7 +32,7 @@ test('lib/ imports neither Temporal nor the edge that builds on it (app/, workfl
 });
 
 test('workflows/ and activities/ meet only in contract.ts: neither imports the other', () => {
-  const crossing = (from: string, to: string) => sources(from).flatMap((file) =>
+  const crossing = (from: string, to: string) => sourceFiles(from).flatMap((file) =>
     imports(file).filter((s) => s.startsWith('.') && path.relative(REPO, path.resolve(REPO, path.dirname(file), s)).startsWith(`${to}`)).map((s) => `${file}: ${s}`));
   assert.deepEqual([...crossing('workflows', 'activities'), ...crossing('activities', 'workflows')], []);
 });

@@ -3,12 +3,13 @@
  * variable for each malformed value, and that nothing else in lib/ reads THAW_* from the environment.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { isUserError } from '../lib/errors';
 import { readSettings, THAW_VARIABLES, type ThawVariable } from '../lib/settings';
+import { sourceFiles } from './helpers/sources';
 
 const REPO = path.join(__dirname, '..');
 const MiB = 2 ** 20;
@@ -126,15 +127,7 @@ const READS_SETTINGS: Record<string, string> = {
   'lib/storage/s3-client.ts': 's3ClientFromEnv: the same, for the training lock',
 };
 
-function sources(dir: string): string[] {
-  return readdirSync(path.join(REPO, dir)).flatMap((name) => {
-    const rel = path.join(dir, name);
-    if (statSync(path.join(REPO, rel)).isDirectory()) return sources(rel);
-    return /\.ts$/.test(name) ? [rel] : [];
-  });
-}
-
-const PRODUCT_FILES = [...sources('app'), ...sources('lib'), ...sources('activities'), ...sources('workflows'), 'worker.ts', 'plugin.ts', 'contract.ts', 'index.ts', 'client.ts'];
+const PRODUCT_FILES = [...sourceFiles('app'), ...sourceFiles('lib'), ...sourceFiles('activities'), ...sourceFiles('workflows'), 'worker.ts', 'plugin.ts', 'contract.ts', 'index.ts', 'client.ts'];
 
 function filesMatching(pattern: RegExp): string[] {
   return PRODUCT_FILES.filter((f) => pattern.test(readFileSync(path.join(REPO, f), 'utf8'))).sort();
