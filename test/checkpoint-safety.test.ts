@@ -21,6 +21,8 @@ import {
   readCheckpointState, readSidecar, resolveStartingCheckpoint, saveCheckpoint, sidecarFile, STATE_FILE, verifyCheckpoint,
   type Tensor,
 } from '../lib/checkpoint';
+import { writeCheckpointState } from '../lib/checkpoint/state-file';
+import { findResumePoint } from '../lib/training/stage-setup';
 import { INDEX_MAX_BYTES, SIDECAR_MAX_BYTES, STATE_FILE_MAX_BYTES } from '../lib/checkpoint/limits';
 import { getNetwork } from '../lib/training/networks';
 import { readSettings } from '../lib/settings';
@@ -271,6 +273,17 @@ describe('a stage never overwrites nor deletes a checkpoint it did not write', (
   after(() => rm(root, { recursive: true, force: true }));
 
   const ownSidecar = (iteration: number, pipelineHash = 'test-hash'): Partial<StageSidecar> => ({ stage: 'train', iteration, pipelineHash });
+
+  it('a stage killed after a checkpoint is complete but before the state file names it resumes from that checkpoint', async () => {
+    const dir = fresh();
+    const request = stageRequest({ modelDir: dir, end: 10, settings: { save_every_n: 5 } });
+    await trainInProcess(request, SETTINGS);
+    // As a SIGKILL between the .index rename and the state file's update leaves it: model.ckpt-10 whole, the state file at 5.
+    const models = modelsDir(dir);
+    const state = (await readCheckpointState(models))!;
+    await writeCheckpointState(models, { latest: checkpointPrefix(dir, 5), all: state.all.filter((p) => p !== checkpointPrefix(dir, 10)) });
+    assert.equal((await findResumePoint({ ...request, endIteration: 20 }))?.iteration, 10, 'the newest complete checkpoint of the stage');
+  });
 
   it('what starting_iter -1 over corrupt checkpoints used to do (train from 0) now stops at the foreign model.ckpt-2, untouched', async () => {
     const dir = fresh();

@@ -101,6 +101,11 @@ export interface LatestOptions {
   accept?: (prefix: string, iteration: number) => Promise<boolean>;
   /** Told about every candidate passed over because it is missing or does not verify, newest first. */
   onSkip?: (skipped: SkippedCheckpoint) => void;
+  /**
+   * Ignore the state file: the newest complete checkpoint that verifies. For a stage resuming its own work: a kill
+   * after a checkpoint's `.index` is in place but before the state file names it leaves the state file one behind.
+   */
+  newestComplete?: boolean;
 }
 
 /**
@@ -121,7 +126,7 @@ export async function latestValidCheckpoint(
   };
   const tried = new Set<number>();
   // The state file before the listing: whatever it names was complete before the folder was listed.
-  const state = await readCheckpointState(dir);
+  const state = options.newestComplete ? null : await readCheckpointState(dir);
   const fromState = state ? iterationOfPrefix(dir, state.latest) : null;
   const iterations = await listIterationsIn(dir);
   if (fromState !== null) {

@@ -121,6 +121,7 @@ export async function findResumePoint(req: StageRunRequest): Promise<ResumePoint
   let found: StageSidecar | null = null;
   const latest = await latestValidCheckpoint(req.modelDir, {
     maxIteration: req.endIteration,
+    newestComplete: true,
     accept: async (prefix, iteration) => {
       if (iteration < req.startIteration) return false;
       const sidecar = (await readSidecar(prefix)) as StageSidecar | null;
