@@ -1,10 +1,11 @@
 /**
- * NIfTI image/label pairs as a DataSource: random crops of `spatial_size`, each a pure function of
- * (seed, iteration, sample index) — which pair, and where. Axes keep NIfTI/nibabel order: a crop is
+ * NIfTI cases as a DataSource: random crops of `spatial_size`, each a pure function of
+ * (seed, iteration, sample index) — which case, and where. Axes keep NIfTI/nibabel order: a crop is
  * [x, y, (z), channel] with the channel last, the same indexing as nibabel's `img.get_fdata()[x, y, z]`.
  *
  * A 2-D spatial_size reads images whose third dimension is 1; NIfTI dimensions 4 and up are image channels
- * (modalities); labels have one channel. All headers are checked when the source is built (sizes, types, crop fits),
+ * (modalities), and a case of several image files (NiftyNet's sections T1, T2, ...) has their channels in file order;
+ * labels have one channel. All headers are checked when the source is built (sizes, types, crop fits),
  * and every label map is read once (values must be class indices), so a bad data set fails before training starts.
  * Images are read on first use, normalised, and kept with their labels in a cache of `cacheMb` MB (settings:
  * THAW_DATA_CACHE_MB, default 1024).
@@ -13,7 +14,7 @@ import { DataError } from './errors';
 import type { NiftiDataConfig } from '../pipeline/plan';
 import { DEFAULT_DATA_CACHE_MB } from '../settings';
 import { readNifti, readNiftiHeader, type NiftiHeader } from './nifti';
-import { findImageLabelPairs, type ImageLabelPair } from './nifti-pairs';
+import { findNiftiCases, type NiftiCase } from './nifti-cases';
 import { normaliseChannels } from './normalise';
 import { Purpose, sampleStream } from './random';
 import type { Batch, DataSource } from './source';
@@ -24,7 +25,7 @@ interface Geometry {
   channels: number;
 }
 
-interface LoadedPair {
+interface LoadedCase {
   /** Normalised intensities in crop layout: C order [x, y, z, channel] (channel fastest). */
   image: Float32Array;
   /** C order [x, y, z]. */
@@ -58,21 +59,26 @@ function shapeText(g: Geometry): string {
   return `${g.spatial.join('×')}${g.channels > 1 ? ` with ${g.channels} channels` : ''}`;
 }
 
-function checkPair(pair: ImageLabelPair, crop: number[]): Geometry {
-  const image = geometryOf(readNiftiHeader(pair.image));
-  const label = geometryOf(readNiftiHeader(pair.label));
+function checkCase(c: NiftiCase, crop: number[]): Geometry {
+  const images = c.images.map((file) => geometryOf(readNiftiHeader(file)));
+  const image = images[0];
+  const label = geometryOf(readNiftiHeader(c.label));
   const fail = (file: string, what: string, fix: string) => new DataError(`${file}: ${what}`, { file, fix });
+  const other = images.findIndex((g) => g.spatial.some((s, i) => s !== image.spatial[i]));
+  if (other > 0) {
+    throw fail(c.images[other], `size ${shapeText(images[other])} differs from ${c.images[0]} (${shapeText(image)}) of the same subject ${c.subject}`, 'resample every modality of a subject to one grid');
+  }
   if (crop.length === 2 && image.spatial[2] !== 1) {
-    throw fail(pair.image, `is 3-D (${shapeText(image)}) but spatial_size has 2 numbers`, 'give spatial_size 3 numbers (e.g. [64, 64, 1] for slices)');
+    throw fail(c.images[0], `is 3-D (${shapeText(image)}) but spatial_size has 2 numbers`, 'give spatial_size 3 numbers (e.g. [64, 64, 1] for slices)');
   }
-  if (label.channels !== 1) throw fail(pair.label, `a label image must have one channel, this one is ${shapeText(label)}`, 'store one label map per image');
+  if (label.channels !== 1) throw fail(c.label, `a label image must have one channel, this one is ${shapeText(label)}`, 'store one label map per image');
   if (label.spatial.some((s, i) => s !== image.spatial[i])) {
-    throw fail(pair.label, `label size ${shapeText(label)} differs from its image ${pair.image} (${shapeText(image)})`, 'resample the label to the image grid');
+    throw fail(c.label, `label size ${shapeText(label)} differs from its image ${c.images[0]} (${shapeText(image)})`, 'resample the label to the image grid');
   }
-  if (crop.some((c, i) => c > image.spatial[i])) {
-    throw fail(pair.image, `image ${shapeText(image)} is smaller than the crop spatial_size [${crop.join(', ')}]`, 'use a smaller spatial_size or pad the image');
+  if (crop.some((size, i) => size > image.spatial[i])) {
+    throw fail(c.images[0], `image ${shapeText(image)} is smaller than the crop spatial_size [${crop.join(', ')}]`, 'use a smaller spatial_size or pad the image');
   }
-  return image;
+  return { spatial: image.spatial, channels: images.reduce((n, g) => n + g.channels, 0) };
 }
 
 /** A label map as class indices; refuses values that are not integers in [0, numClasses). */
@@ -96,23 +102,32 @@ function readLabels(file: string, numClasses: number | null): Int32Array {
   return labels;
 }
 
-function loadPair(pair: ImageLabelPair, geometry: Geometry, normalisation: NiftiDataConfig['normalisation'], numClasses: number): LoadedPair {
-  const image = readNifti(pair.image).data;
+/** The case's image files one after another: file order with the channel slowest, as one file of all channels. */
+function readImages(files: string[]): Float32Array {
+  const parts = files.map((file) => readNifti(file).data);
+  if (parts.length === 1) return parts[0];
+  const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+  return all;
+}
+
+function loadCase(c: NiftiCase, geometry: Geometry, normalisation: NiftiDataConfig['normalisation'], numClasses: number): LoadedCase {
+  const image = readImages(c.images);
   normaliseChannels(image, geometry.channels, normalisation);
   return {
     image: toCropLayout(image, geometry, (n) => new Float32Array(n)),
-    labels: toCropLayout(readLabels(pair.label, numClasses), { ...geometry, channels: 1 }, (n) => new Int32Array(n)),
+    labels: toCropLayout(readLabels(c.label, numClasses), { ...geometry, channels: 1 }, (n) => new Int32Array(n)),
   };
 }
 
 /** A small least-recently-used cache bounded by bytes. */
 class VolumeCache {
-  private readonly entries = new Map<number, LoadedPair>();
+  private readonly entries = new Map<number, LoadedCase>();
   private bytes = 0;
 
   constructor(private readonly budget: number) {}
 
-  get(key: number, load: () => LoadedPair): LoadedPair {
+  get(key: number, load: () => LoadedCase): LoadedCase {
     const hit = this.entries.get(key);
     if (hit) {
       this.entries.delete(key);
@@ -136,19 +151,19 @@ export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: 
   if ((crop.length !== 2 && crop.length !== 3) || !crop.every((s) => Number.isInteger(s) && s >= 1)) {
     throw new DataError(`spatial_size must be 2 or 3 positive integers, got [${crop.join(', ')}]`, { field: 'data.spatial_size', fix: 'e.g. spatial_size: [64, 64, 64]' });
   }
-  const pairs = findImageLabelPairs(config, baseDir);
-  const geometries = pairs.map((p) => checkPair(p, crop));
+  const cases = findNiftiCases(config, baseDir);
+  const geometries = cases.map((c) => checkCase(c, crop));
   const channels = geometries[0].channels;
   const odd = geometries.findIndex((g) => g.channels !== channels);
   if (odd >= 0) {
-    throw new DataError(`${pairs[odd].image}: has ${geometries[odd].channels} channels, ${pairs[0].image} has ${channels}`, { file: pairs[odd].image, fix: 'give every image the same channels (modalities)' });
+    throw new DataError(`${cases[odd].images[0]}: has ${geometries[odd].channels} channels, ${cases[0].images[0]} has ${channels}`, { file: cases[odd].images[0], fix: 'give every image the same channels (modalities)' });
   }
   // Every label map is read once now: bad values fail before training, and num_classes can default to what is there.
   let maxLabel = 1;
-  for (const pair of pairs) for (const v of readLabels(pair.label, config.num_classes ?? null)) if (v > maxLabel) maxLabel = v;
+  for (const c of cases) for (const v of readLabels(c.label, config.num_classes ?? null)) if (v > maxLabel) maxLabel = v;
   const numClasses = config.num_classes ?? maxLabel + 1;
   const cache = new VolumeCache(cacheMb * 2 ** 20);
-  const load = (i: number) => cache.get(i, () => loadPair(pairs[i], geometries[i], config.normalisation, numClasses));
+  const load = (i: number) => cache.get(i, () => loadCase(cases[i], geometries[i], config.normalisation, numClasses));
 
   const crop3 = [crop[0], crop[1], crop[2] ?? 1];
   const cropVoxels = crop3[0] * crop3[1] * crop3[2];
@@ -161,7 +176,7 @@ export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: 
       const labels = new Int32Array(batchSize * cropVoxels);
       for (let b = 0; b < batchSize; b++) {
         const rng = sampleStream(seed, iteration, b, Purpose.niftiPick);
-        const index = rng.int(pairs.length);
+        const index = rng.int(cases.length);
         const [X, Y, Z] = geometries[index].spatial;
         const origin = crop3.map((c, d) => rng.int([X, Y, Z][d] - c + 1));
         const vol = load(index);

@@ -19,6 +19,7 @@ import {
   DEFAULT_STARTING_ITER,
   SETTING_KEYS,
 } from './defaults';
+import { listOf } from '../data/niftynet-search';
 import { checkpointFolders } from './folders';
 import { topologicalOrder } from './dag';
 import {
@@ -371,6 +372,14 @@ function pickSettings(defaults: TrainingSettings, stage: Raw): TrainingSettings 
   return settings;
 }
 
+/** A NiftyNet input section's paths against the pipeline's folder: its csv_file, or each path_to_search folder. */
+function resolveSection(baseDir: string, section: Raw): Raw {
+  if (typeof section?.csv_file === 'string') return { ...section, csv_file: resolvePath(baseDir, section.csv_file) };
+  const folders = section?.path_to_search;
+  if (typeof folders !== 'string' && !Array.isArray(folders)) return section;
+  return { ...section, path_to_search: listOf(folders as string | string[]).map((f) => resolvePath(baseDir, f)) };
+}
+
 /** The stage's data: its override merged field by field over the pipeline's (replaced when the kind differs). */
 function stageData(top: Raw | undefined, own: Raw | undefined, baseDir: string, where: Path, problems: Problems): DataConfig {
   const merged: Raw = own?.kind !== undefined && top?.kind !== undefined && own.kind !== top.kind ? { ...own } : { ...top, ...own };
@@ -384,15 +393,19 @@ function stageData(top: Raw | undefined, own: Raw | undefined, baseDir: string, 
   if (!merged.spatial_size) problems.at(at, `${field}.spatial_size is missing: give 2 or 3 sizes, e.g. [32, 32]`);
   if (merged.kind === 'synthetic') {
     if (!merged.task) problems.at(at, `${field}.task is missing: name a synthetic task, e.g. "A"`);
-    for (const k of ['images', 'label_suffix', 'csv', 'normalisation']) {
+    for (const k of ['images', 'label_suffix', 'csv', 'inputs', 'image', 'label', 'dataset_split_file', 'normalisation']) {
       if (k in merged) problems.at(at, `${field}.${k} applies to nifti data only, not to synthetic data`);
     }
   } else {
-    if (!merged.images && !merged.csv) problems.at(at, `${field}: nifti data needs "images" (a glob) or "csv"`);
+    if (!merged.images && !merged.csv && !merged.inputs) problems.at(at, `${field}: nifti data needs "images" (a glob), "csv" or "inputs" (NiftyNet sections)`);
     if ('task' in merged) problems.at(at, `${field}.task applies to synthetic data only, not to nifti data`);
     merged.normalisation ??= DEFAULT_NORMALISATION;
     if (typeof merged.images === 'string') merged.images = resolvePath(baseDir, merged.images);
     if (typeof merged.csv === 'string') merged.csv = resolvePath(baseDir, merged.csv);
+    if (typeof merged.dataset_split_file === 'string') merged.dataset_split_file = resolvePath(baseDir, merged.dataset_split_file);
+    if (merged.inputs && typeof merged.inputs === 'object') {
+      merged.inputs = Object.fromEntries(Object.entries(merged.inputs as Record<string, Raw>).map(([name, s]) => [name, resolveSection(baseDir, s)]));
+    }
   }
   return merged as unknown as DataConfig;
 }

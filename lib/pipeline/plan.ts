@@ -61,11 +61,32 @@ export interface NiftiDataConfig {
   images?: string;
   label_suffix?: string;
   csv?: string;
+  /** NiftyNet's input sections by name (each a csv_file of subject_id,path rows), with which are image and label. */
+  inputs?: Record<string, NiftiInputSection>;
+  image?: string[];
+  label?: string;
+  /** NiftyNet's subject_id,phase split file; training uses the `training` rows. */
+  dataset_split_file?: string;
   /** Random crop size, 2 or 3 numbers. */
   spatial_size: number[];
   normalisation: 'zscore' | 'minmax' | 'none';
   /** Number of classes (background included); when absent, the largest label value found + 1 (at least 2). */
   num_classes?: number;
+}
+
+/**
+ * One NiftyNet input section (`[T1]`, `[label]`, ...): a csv_file listing its files, or NiftyNet's folder search
+ * (path_to_search with filename_contains, ...; see lib/data/niftynet-search.ts).
+ */
+export type NiftiInputSection = { csv_file: string } | NiftyNetSearch;
+
+/** NiftyNet's folder search for a section: each a list, or a comma-separated string as in the .ini. */
+export interface NiftyNetSearch {
+  /** Folders (resolved by the loader). */
+  path_to_search: string | string[];
+  filename_contains?: string | string[];
+  filename_not_contains?: string | string[];
+  filename_removefromid?: string | string[];
 }
 
 export type DataConfig = SyntheticDataConfig | NiftiDataConfig;

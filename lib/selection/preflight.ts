@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { listVariables, resolveStartingCheckpoint, type StartingCheckpoint } from '../checkpoint';
 import { makeDataSource } from '../data';
-import { findImageLabelPairs } from '../data/nifti-pairs';
+import { findNiftiCases } from '../data/nifti-cases';
 import { isUserError } from '../errors';
 import { joinDir } from '../pipeline/folders';
 import type { PipelineLocator } from '../pipeline/load';
@@ -96,7 +96,7 @@ function dataProblem(network: NetworkConfig, data: DataConfig, plan: Plan): Data
   }
   try {
     if (data.kind === 'nifti') {
-      findImageLabelPairs(data, baseDir);
+      findNiftiCases(data, baseDir);
       return null;
     }
     const source = makeDataSource(data, { seed: plan.seed, baseDir });
