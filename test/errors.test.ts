@@ -14,6 +14,7 @@ import { NoClusterConfiguredError } from '../app/client/errors';
 import { DataError } from '../lib/data/errors';
 import { isUserError, UserError, type UserErrorDetails } from '../lib/errors';
 import { EvaluationError } from '../lib/evaluation/errors';
+import { NiftyNetConfigError } from '../lib/niftynet/errors';
 import { PipelineError } from '../lib/pipeline/problems';
 import { BadSettingError, UnknownBackendError, UnknownEngineError } from '../lib/settings';
 import { StorageError } from '../lib/storage/errors';
@@ -37,6 +38,7 @@ const MAY_MAKE_USER_ERRORS: Record<string, string> = {
   'lib/pipeline/problems.ts': 'PipelineError',
   'lib/data/errors.ts': 'data errors',
   'lib/evaluation/errors.ts': 'evaluation errors',
+  'lib/niftynet/errors.ts': 'NiftyNet .ini read and import errors',
   'lib/training/errors.ts': 'engine, backend, stage set-up and training-child errors',
   'lib/training/networks/errors.ts': 'network and params errors',
   'app/cli/errors.ts': 'the CLI commands\' own errors',
@@ -63,6 +65,7 @@ type Make = (message: string, details: UserErrorDetails) => UserError;
 const CLASSES: Array<[new (...args: never[]) => UserError, string, Make]> = [
   [DataError, 'DataError', (m, d) => new DataError(m, d)],
   [EvaluationError, 'EvaluationError', (m, d) => new EvaluationError(m, d)],
+  [NiftyNetConfigError, 'NiftyNetConfigError', (m, d) => new NiftyNetConfigError(m, d)],
   [UnknownNetworkError, 'UnknownNetwork', (m, d) => new UnknownNetworkError(m, d)],
   [InvalidNetworkParamsError, 'InvalidNetworkParams', (m, d) => new InvalidNetworkParamsError(m, d)],
   [InvalidNetworkModuleError, 'InvalidNetworkModule', (m, d) => new InvalidNetworkModuleError(m, d)],
