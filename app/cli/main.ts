@@ -13,6 +13,7 @@ import { cancelCommand } from './commands/cancel';
 import { checkCommand } from './commands/check';
 import { diffCommand } from './commands/diff';
 import { evalCommand } from './commands/eval';
+import { importCommand } from './commands/import';
 import { listCommand } from './commands/list';
 import { runCommand } from './commands/run';
 import { serverCommand } from './commands/server';
@@ -28,6 +29,7 @@ const COMMANDS: Command[] = [
   checkCommand,
   diffCommand,
   evalCommand,
+  importCommand,
   listCommand,
   runCommand,
   serverCommand,
