@@ -9,11 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import {
-  CheckpointReader, checkpointPrefix, dataFile, indexFile, latestValidCheckpoint, listIterations, listVariables,
-  modelsDir, readCheckpointState, readSidecar, resolveCheckpointTarget, saveCheckpoint, diffCheckpoints, type Tensor,
+  applyRetention, CheckpointReader, checkpointPrefix, dataFile, indexFile, latestValidCheckpoint, listIterations, listVariables,
+  locateCheckpoint, modelsDir, readCheckpointState, readSidecar, resolveCheckpointTarget, resolveStartingCheckpoint, saveCheckpoint,
+  diffCheckpoints, verifyCheckpoint, type Tensor,
 } from '../lib/checkpoint';
 import { isUserError } from '../lib/errors';
-import { joinLocation, type S3Storage } from '../lib/storage';
+import { defaultStorages, joinLocation, type S3Storage } from '../lib/storage';
+import { lockModelDir } from '../lib/storage/lock';
 import { TF_FIXTURES_DIR } from './helpers/fixtures';
 import { setEnv, storagesWith, useS3Server } from './helpers/s3';
 
@@ -28,6 +30,10 @@ test('checkpoints on S3', async (t) => {
   const cacheDir = mkdtempSync(path.join(os.tmpdir(), 'thaw-s3-cache-'));
   t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
   const storages = storagesWith({ cacheDir });
+  // Every checkpoint function below is given these storages, and must pass them all the way down: the defaults fail.
+  t.mock.method(defaultStorages(), 'for', (location: string) => {
+    throw new Error(`${location}: opened with the default storages, not the ones given`);
+  });
   const s3 = storages.for(`s3://${BUCKET}`) as S3Storage;
   let k = 0;
   const fresh = () => `s3://${BUCKET}/run-${k++}`;
@@ -48,6 +54,18 @@ test('checkpoints on S3', async (t) => {
     assert.deepEqual((await reader.read('small')).data, Float32Array.from([300, 300, 300]));
     await reader.close();
     assert.equal((await s3.list(modelsDir(dir))).filter((n) => n.startsWith('model.ckpt-5.')).length, 0, 'retention deleted every object of 5');
+  });
+
+  await t.test('starting point, verification, retention by sidecar, locating and the lock: on the given storages too', async () => {
+    const dir = fresh();
+    for (const i of [1, 2, 3]) await saveCheckpoint(dir, i, weights(i), { sidecar: { stage: 'a', iteration: i }, storages });
+    assert.deepEqual(await resolveStartingCheckpoint(dir, -1, { storages }), { iteration: 3, prefix: checkpointPrefix(dir, 3) });
+    assert.deepEqual(await resolveStartingCheckpoint(dir, 2, { storages }), { iteration: 2, prefix: checkpointPrefix(dir, 2) });
+    assert.equal(await verifyCheckpoint(checkpointPrefix(dir, 1), { storages }), true);
+    assert.deepEqual(await applyRetention(dir, 2, [], { mayDelete: () => true, storages }), [1]);
+    assert.deepEqual(await locateCheckpoint(modelsDir(dir), { storages }), { prefix: checkpointPrefix(dir, 3), why: `the latest one per ${joinLocation(modelsDir(dir), 'checkpoint')}` });
+    const lock = await lockModelDir(dir, { runId: 'thaw-s3-1', stage: 'a' }, { storages });
+    await lock.release();
   });
 
   await t.test('restoring one tensor fetches only its bytes', async () => {

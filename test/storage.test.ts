@@ -1,7 +1,7 @@
 /** lib/storage against a real S3 server (SeaweedFS on loopback) and the local disk. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
@@ -9,6 +9,7 @@ import { isUserError } from '../lib/errors';
 import {
   joinLocation, dirnameOf, basenameOf, relativeTo, resolveIn, ReadCache, S3Storage, StorageError, type Storage, type Storages,
 } from '../lib/storage';
+import { lockModelDir } from '../lib/storage/lock';
 import { setEnv, startFaultyS3Proxy, storagesWith, useS3Server } from './helpers/s3';
 
 const BUCKET = 'thaw-storage-test';
@@ -95,6 +96,32 @@ test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
     await stageAndPublish(storage, file, data, 3 << 20);
     assert.equal(storage.traffic.putRequests - before, 3, '12 MiB in 5 MiB parts is three part uploads');
     assert.deepEqual(await storage.readFile(file), data);
+  });
+
+  await t.test('storage opened from settings uses them, whatever THAW_* the environment holds (read once at the edge)', async (t) => {
+    const mine = tempDir(t);
+    const elsewhere = path.join(tempDir(t), 'env-cache');
+    // Each of these would break or change what is checked below if storage read the environment at call time.
+    setEnv(t, {
+      THAW_S3_PART_SIZE: String(64 << 20), THAW_CACHE_DIR: elsewhere, THAW_CACHE_MAX_BYTES: '0', THAW_S3_TIMEOUT_MS: '1',
+      THAW_S3_FORCE_PATH_STYLE: '0',
+    });
+    const given = storagesWith({ s3PartSize: 5 << 20, cacheDir: mine, cacheMaxBytes: 64 << 20 });
+    const storage = given.for(`s3://${BUCKET}`) as S3Storage;
+    const file = `s3://${BUCKET}/given/big.data`;
+    const data = randomBytes(12 << 20);
+    const before = storage.traffic.putRequests;
+    await stageAndPublish(storage, file, data, 3 << 20);
+    assert.equal(storage.traffic.putRequests - before, 3, 'the given 5 MiB parts, not the environment\'s 64 MiB');
+    const source = await storage.open(file);
+    await source.willReadAll();
+    assert.deepEqual(Buffer.from((await source.read(0, source.size))!), data);
+    await source.close();
+    assert.equal(readdirSync(mine).length, 1, 'the whole read is cached in the given folder');
+    assert.ok(!existsSync(elsewhere), 'nothing in the environment\'s cache folder');
+    // The training lock uses the same client: the environment's 1 ms timeout and virtual-host style would fail it.
+    const lock = await lockModelDir(`s3://${BUCKET}/given`, { runId: 'thaw-given-1', stage: 'only' }, { storages: given });
+    await lock.release();
   });
 
   await t.test('a ranged read fetches only the bytes asked for', async () => {
