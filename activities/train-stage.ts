@@ -28,7 +28,10 @@ export interface TrainStageOptions {
   onTrainingLog?: (line: string) => void;
   /** GPUs this worker's trainings share, one each (CUDA_VISIBLE_DEVICES of each training process); default: none. */
   devices?: readonly string[];
-  /** thaw's settings, handed to every training process (default: the process reads its own environment). */
+  /**
+   * thaw's settings: the stage folder and its lock are opened on their storage, and every training process is sent them
+   * (default: thaw's default storage settings here, and the training process reads its own environment).
+   */
   settings?: ThawSettings;
 }
 
