@@ -1,14 +1,15 @@
 /** The activities of thaw: thin wrappers over the core library (lib/), registered by the plugin. */
 import type { ThawActivities } from '../contract';
 import { readSettings, type ThawSettings } from '../lib/settings';
-import { settingsEnv, type StorageSettings } from '../lib/storage/settings';
+import { Storages } from '../lib/storage';
+import type { StorageSettings } from '../lib/storage/settings';
 import { makeFinishPipeline } from './finish';
-import { preflight } from './preflight';
+import { makePreflight } from './preflight';
 import { makeTrainStage, type TrainStageOptions } from './train-stage';
 
 export type { FinishRequest, PlanCheck, ThawActivities, TrainStageRequest, TrainStageResult } from '../contract';
 
-export interface ActivityOptions extends Omit<TrainStageOptions, 'trainingEnv' | 'settings'> {
+export interface ActivityOptions extends Omit<TrainStageOptions, 'settings'> {
   /** Cache and local folders (default: THAW_CACHE_DIR, THAW_CACHE_MAX_BYTES, THAW_LOCAL_RUNS_DIR or their defaults). */
   storage?: StorageSettings;
   /** thaw's settings, when the host has read them already (default: readSettings() of this process' environment). */
@@ -24,10 +25,9 @@ export function createActivities(options: ActivityOptions = {}): ThawActivities 
   const read = given ?? readSettings();
   const settings: ThawSettings = { ...read, storage: { ...read.storage, ...definedOnly(storage) } };
   return {
-    preflight,
-    // The training process opens its storage the way storageFor does (from its environment), so the host's storage
-    // options reach it as variables too.
-    trainStage: makeTrainStage({ ...trainOptions, settings, trainingEnv: settingsEnv(storage) }),
+    preflight: makePreflight({ storages: new Storages(settings.storage) }),
+    // Every training process is sent these settings with its request, the host's storage options included.
+    trainStage: makeTrainStage({ ...trainOptions, settings }),
     finishPipeline: makeFinishPipeline({ localRunsDir: settings.storage.localRunsDir }),
   };
 }

@@ -4,13 +4,17 @@
  */
 import type { PlanCheck } from '../contract';
 import type { Plan } from '../lib/pipeline/plan';
-import { checkStorage } from '../lib/storage';
+import { storagesOf, type StoragesOption } from '../lib/storage';
 import { checkPlan } from '../lib/selection';
 import { translatingUserErrors } from './failures';
 
-export async function preflight(plan: Plan): Promise<PlanCheck> {
-  // An s3:// model_dir with bad credentials or a missing bucket fails here (StorageError), before any training.
-  await translatingUserErrors(() => checkStorage(plan.model_dir));
-  const report = await translatingUserErrors(() => checkPlan(plan));
-  return { ...report, stages: report.stages.map(({ variables: _variables, ...stage }) => stage) };
+/** `storages`: the worker's, opened from its settings. */
+export function makePreflight(options: StoragesOption = {}) {
+  const storages = storagesOf(options);
+  return async function preflight(plan: Plan): Promise<PlanCheck> {
+    // An s3:// model_dir with bad credentials or a missing bucket fails here (StorageError), before any training.
+    await translatingUserErrors(() => storages.check(plan.model_dir));
+    const report = await translatingUserErrors(() => checkPlan(plan, { storages }));
+    return { ...report, stages: report.stages.map(({ variables: _variables, ...stage }) => stage) };
+  };
 }

@@ -8,7 +8,7 @@
  */
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { progressSignal, type ProgressReport, type TrainStageRequest, type TrainStageResult } from '../contract';
-import { storageFor } from '../lib/storage';
+import { defaultStorages, Storages } from '../lib/storage';
 import { lockModelDir } from '../lib/storage/lock';
 import type { ThawSettings } from '../lib/settings';
 import { runStage } from '../lib/training';
@@ -28,15 +28,18 @@ export interface TrainStageOptions {
   onTrainingLog?: (line: string) => void;
   /** GPUs this worker's trainings share, one each (CUDA_VISIBLE_DEVICES of each training process); default: none. */
   devices?: readonly string[];
-  /** Environment every training process gets besides this process' (e.g. cache folders; see settingsEnv). */
-  trainingEnv?: Record<string, string>;
-  /** thaw's settings, handed to every training process (default: the process reads its own environment). */
+  /**
+   * thaw's settings: the stage folder and its lock are opened on their storage, and every training process is sent them
+   * (default: thaw's default storage settings here, and the training process reads its own environment).
+   */
   settings?: ThawSettings;
 }
 
 export function makeTrainStage(options: TrainStageOptions = {}) {
   const interval = options.progressIntervalMs ?? 3000;
   const devices = new DevicePool(options.devices);
+  // The stage folder and its lock are on the storage the training process opens from the same settings.
+  const storages = options.settings ? new Storages(options.settings.storage) : defaultStorages();
 
   return async function trainStage(request: TrainStageRequest): Promise<TrainStageResult> {
     const ctx = Context.current();
@@ -46,15 +49,15 @@ export function makeTrainStage(options: TrainStageOptions = {}) {
     // A stage folder that cannot take the lock or checkpoints (it became a file or read-only after preflight) is a
     // user error: checked once before anything is written, and again when a write fails.
     return writingInto(request.modelDir, async () => {
-      await storageFor(request.modelDir).ensureDir(request.modelDir);
-      const lock = await lockModelDir(request.modelDir, { runId, stage: request.stage }, { onWarning: log });
+      await storages.for(request.modelDir).ensureDir(request.modelDir);
+      const lock = await lockModelDir(request.modelDir, { runId, stage: request.stage }, { onWarning: log, storages });
       // Heartbeat on a timer too: a long step or a checkpoint write must not look like a dead worker.
       const beat = setInterval(() => ctx.heartbeat(reporter.latest), Math.max(250, heartbeatEveryMs(ctx)));
       const device = devices.lease();
       try {
         const result = await runStage(request, {
           onProgress: (p) => reporter.report(p), onLog: options.onTrainingLog, signal: ctx.cancellationSignal,
-          env: { ...options.trainingEnv, ...device.env }, settings: options.settings,
+          env: device.env, settings: options.settings,
         });
         await reporter.flush(finalProgress(result));
         if (result.stopped) {

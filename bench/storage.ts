@@ -15,8 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckpointReader, checkpointPrefix, saveCheckpoint, type Tensor } from '../lib/checkpoint';
-import { storageFor, type S3Storage } from '../lib/storage';
-import { startSeaweedS3 } from '../test/helpers/s3';
+import type { S3Storage, Storages } from '../lib/storage';
+import { startSeaweedS3, storagesWith } from '../test/helpers/s3';
 
 const { values } = parseArgs({
   options: {
@@ -47,8 +47,8 @@ async function timed<T>(run: () => Promise<T>): Promise<[number, T]> {
   return [Number(process.hrtime.bigint() - t0) / 1e9, value];
 }
 
-async function restoreAll(prefix: string): Promise<number> {
-  const reader = await CheckpointReader.open(prefix);
+async function restoreAll(prefix: string, storages: Storages): Promise<number> {
+  const reader = await CheckpointReader.open(prefix, { storages });
   let bytes = 0;
   try {
     for await (const [, t] of reader.readAll()) bytes += (t.data as Float32Array).byteLength;
@@ -61,7 +61,8 @@ async function restoreAll(prefix: string): Promise<number> {
 async function main(): Promise<void> {
   const work = values.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'thaw-bench-storage-')));
   const s3 = await startSeaweedS3(['thaw-bench']);
-  Object.assign(process.env, s3.env, { THAW_CACHE_DIR: path.join(work, 'cache') });
+  Object.assign(process.env, s3.env);
+  const storages = storagesWith({ cacheDir: path.join(work, 'cache') });
   const rows: string[][] = [];
   const gbps = (seconds: number) => `${(sizeMb / 1024 / seconds).toFixed(2)} GiB/s`;
   try {
@@ -69,26 +70,26 @@ async function main(): Promise<void> {
     const localDir = path.join(work, 'local');
     const s3Dir = 's3://thaw-bench/run';
 
-    const [localSave] = await timed(() => saveCheckpoint(localDir, 1, data));
+    const [localSave] = await timed(() => saveCheckpoint(localDir, 1, data, { storages }));
     rows.push(['save', 'local disk', localSave.toFixed(2), gbps(localSave)]);
-    const [s3Save] = await timed(() => saveCheckpoint(s3Dir, 1, data));
+    const [s3Save] = await timed(() => saveCheckpoint(s3Dir, 1, data, { storages }));
     rows.push(['save', 'S3 (SeaweedFS)', s3Save.toFixed(2), gbps(s3Save)]);
 
-    const [localRestore] = await timed(() => restoreAll(checkpointPrefix(localDir, 1)));
+    const [localRestore] = await timed(() => restoreAll(checkpointPrefix(localDir, 1), storages));
     rows.push(['restore all', 'local disk', localRestore.toFixed(2), gbps(localRestore)]);
-    const [coldRestore] = await timed(() => restoreAll(checkpointPrefix(s3Dir, 1)));
+    const [coldRestore] = await timed(() => restoreAll(checkpointPrefix(s3Dir, 1), storages));
     rows.push(['restore all', 'S3, empty cache', coldRestore.toFixed(2), gbps(coldRestore)]);
-    const [warmRestore] = await timed(() => restoreAll(checkpointPrefix(s3Dir, 1)));
+    const [warmRestore] = await timed(() => restoreAll(checkpointPrefix(s3Dir, 1), storages));
     rows.push(['restore all', 'S3, warm cache', warmRestore.toFixed(2), gbps(warmRestore)]);
-    process.env.THAW_CACHE_MAX_BYTES = '0';
-    const uncached = storageFor(s3Dir) as S3Storage;
-    const [rangedRestore] = await timed(() => restoreAll(checkpointPrefix(s3Dir, 1)));
+    const noCache = storagesWith({ cacheMaxBytes: 0 });
+    const uncached = noCache.for(s3Dir) as S3Storage;
+    const [rangedRestore] = await timed(() => restoreAll(checkpointPrefix(s3Dir, 1), noCache));
     rows.push(['restore all', 'S3, cache off (ranged GETs)', rangedRestore.toFixed(2), gbps(rangedRestore)]);
 
     // One small tensor from the large checkpoint, nothing cached: the .index, then that tensor's bytes only.
     const before = { ...uncached.traffic };
     const [oneSeconds, one] = await timed(async () => {
-      const reader = await CheckpointReader.open(checkpointPrefix(s3Dir, 1));
+      const reader = await CheckpointReader.open(checkpointPrefix(s3Dir, 1), { storages: noCache });
       const afterIndex = uncached.traffic.bytesDownloaded;
       const t = await reader.read(SMALL);
       await reader.close();

@@ -198,6 +198,11 @@ export function readStorageSettings(env: NodeJS.ProcessEnv = process.env): ThawS
   };
 }
 
+/** The storage settings when no variable is set: for library use, where no edge has read any. */
+export function defaultStorageSettings(): ThawStorageSettings {
+  return readStorageSettings({});
+}
+
 /** Every THAW_* setting, parsed and checked: called once by each edge (CLI command, worker, training process). */
 export function readSettings(env: NodeJS.ProcessEnv = process.env): ThawSettings {
   return {

@@ -9,7 +9,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { preflight } from '../activities/preflight';
+import { makePreflight } from '../activities/preflight';
 import { MAX_ITERATIONS, MAX_STAGES } from '../lib/pipeline/limits';
 import { loadPipeline, parsePipeline } from '../lib/pipeline/load';
 import { topologicalOrder, type StageLink } from '../lib/pipeline/dag';
@@ -71,7 +71,7 @@ describe('model_dir that thaw run could not use', () => {
       const { code, stdout, stderr } = await check(name, withModelDir(modelDir), '--json');
       assert.equal(code, 1, stdout + stderr);
       const checked = JSON.parse(stdout) as PreflightReport;
-      const activity = await preflight(await loadPipeline(file(name)));
+      const activity = await makePreflight()(await loadPipeline(file(name)));
       assert.equal(activity.ok, false);
       // thaw check adds where the field is in the file (line:column); the rest is the same problem.
       const unlocated = checked.errors.map(({ line, column, ...p }) => ({ ...p, message: p.message.replace(`${file(name)}:${line}:${column}:`, `${file(name)}:`) }));

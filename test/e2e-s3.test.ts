@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { listIterations } from '../lib/checkpoint';
 import { loadPipeline } from '../lib/pipeline/load';
-import { storageFor } from '../lib/storage';
+import { defaultStorages } from '../lib/storage';
 import { setEnv, useS3Server } from './helpers/s3';
 import { startTestServer } from './helpers/temporal';
 import { assertBitIdenticalAfterTakeover, killWorkerAndTakeOver, runCli, SLOW_STAGE_DATA as SLOW, tempDir, writePipeline } from './e2e-harness';
@@ -55,7 +55,7 @@ test('s3:// model_dir: a worker SIGKILLed mid-stage with its cache deleted; a fr
   const logged = readFileSync(path.join(local, 'logs', 'first.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { iteration: number }).iteration);
   assert.equal(logged.at(-1), 299);
   assert.ok(readdirSync(path.join(local, 'logs', 'first')).some((f) => f.startsWith('events.out.tfevents.')));
-  assert.deepEqual(await storageFor(`s3://${BUCKET}/killed`).list(`s3://${BUCKET}/killed/logs`), [], 'no metrics on S3');
+  assert.deepEqual(await defaultStorages().for(`s3://${BUCKET}/killed`).list(`s3://${BUCKET}/killed/logs`), [], 'no metrics on S3');
 });
 
 test('s3:// model_dir in a bucket that does not exist, or with credentials the store refuses: thaw run fails with a StorageError before training', async (t) => {

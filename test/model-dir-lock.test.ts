@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { storageFor } from '../lib/storage';
+import { defaultStorages } from '../lib/storage';
 import { LOCK_FILE, lockModelDir, ModelDirLockedError, type LockRecord } from '../lib/storage/lock';
 import { useS3Server } from './helpers/s3';
 
@@ -32,7 +32,7 @@ function record(over: Partial<LockRecord>): LockRecord {
 async function readRecord(folder: string): Promise<LockRecord | null> {
   const file = folder.startsWith('s3://') ? `${folder}/${LOCK_FILE}` : path.join(folder, LOCK_FILE);
   try {
-    return JSON.parse((await storageFor(file).readFile(file)).toString('utf8')) as LockRecord;
+    return JSON.parse((await defaultStorages().for(file).readFile(file)).toString('utf8')) as LockRecord;
   } catch {
     return null;
   }
@@ -40,7 +40,7 @@ async function readRecord(folder: string): Promise<LockRecord | null> {
 
 async function writeRecord(folder: string, r: LockRecord): Promise<void> {
   const file = folder.startsWith('s3://') ? `${folder}/${LOCK_FILE}` : path.join(folder, LOCK_FILE);
-  await storageFor(file).writeAtomic(file, Buffer.from(JSON.stringify(r)));
+  await defaultStorages().for(file).writeAtomic(file, Buffer.from(JSON.stringify(r)));
 }
 
 /** The same cases on a local folder and on S3. */

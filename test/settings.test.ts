@@ -110,21 +110,12 @@ test('README.md documents every variable in its settings table', () => {
   for (const name of Object.keys(THAW_VARIABLES)) assert.match(readme, new RegExp(`^\\| \`${name}\` \\|`, 'm'), `${name} has no row in README.md`);
 });
 
-/**
- * Files besides lib/settings.ts (which reads them by name, env[name]) that mention THAW_* variables of an environment,
- * and why. Everything else takes settings as parameters.
- */
-const READS_THAW_ENV: Record<string, string> = {
-  'lib/storage/settings.ts': 'writes the training child\'s environment from the host\'s storage options (the child\'s storage reads it)',
-};
 /** Edges that call readSettings() (or one of its parts), and why; the core is given settings instead. */
 const READS_SETTINGS: Record<string, string> = {
   'lib/settings.ts': 'defines them',
   'app/cli/main.ts': 'the CLI: every command gets settings read once here',
   'activities/index.ts': 'the worker (thawPlugin, worker.ts, `thaw worker`): read once as the activities are made, unless the host passes them',
   'lib/training/stage-child.ts': 'the training process: settings from the parent, else read once here',
-  'lib/storage/index.ts': 'storageFor: S3 is configured from the environment of the moment, the AWS way, with its cache and part size',
-  'lib/storage/s3-client.ts': 's3ClientFromEnv: the same, for the training lock',
 };
 
 const PRODUCT_FILES = [...sourceFiles('app'), ...sourceFiles('lib'), ...sourceFiles('activities'), ...sourceFiles('workflows'), 'worker.ts', 'plugin.ts', 'contract.ts', 'index.ts', 'client.ts'];
@@ -133,8 +124,8 @@ function filesMatching(pattern: RegExp): string[] {
   return PRODUCT_FILES.filter((f) => pattern.test(readFileSync(path.join(REPO, f), 'utf8'))).sort();
 }
 
-test('only lib/settings.ts (and the files listed with their reason) read THAW_* from an environment', () => {
-  assert.deepEqual(filesMatching(/\benv\.THAW_|\benv\[['"`]THAW_/), Object.keys(READS_THAW_ENV).sort());
+test('only lib/settings.ts reads THAW_* from an environment (by name, env[name]); everything else is given settings', () => {
+  assert.deepEqual(filesMatching(/\benv\.THAW_|\benv\[['"`]THAW_/), []);
 });
 
 test('only the edges listed with their reason call readSettings(); workflows read no environment at all', () => {

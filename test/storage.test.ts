@@ -1,16 +1,16 @@
 /** lib/storage against a real S3 server (SeaweedFS on loopback) and the local disk. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { isUserError } from '../lib/errors';
 import {
-  checkStorage, joinLocation, dirnameOf, basenameOf, relativeTo, resolveIn, ReadCache, S3Storage, storageFor, StorageError,
-  type Storage,
+  joinLocation, dirnameOf, basenameOf, relativeTo, resolveIn, ReadCache, S3Storage, StorageError, type Storage, type Storages,
 } from '../lib/storage';
-import { setEnv, startFaultyS3Proxy, useS3Server } from './helpers/s3';
+import { lockModelDir } from '../lib/storage/lock';
+import { setEnv, startFaultyS3Proxy, storagesWith, useS3Server } from './helpers/s3';
 
 const BUCKET = 'thaw-storage-test';
 
@@ -28,8 +28,8 @@ async function stageAndPublish(storage: Storage, file: string, bytes: Uint8Array
 }
 
 /** The same behaviour from both backends. */
-async function exerciseStorage(t: test.TestContext, root: string): Promise<void> {
-  const storage = storageFor(root);
+async function exerciseStorage(t: test.TestContext, root: string, storages: Storages): Promise<void> {
+  const storage = storages.for(root);
   const dir = joinLocation(root, 'models');
   await storage.ensureDir(dir);
   assert.deepEqual(await storage.list(joinLocation(root, 'nothing-here')), []);
@@ -76,19 +76,20 @@ test('locations: join, split and resolve local paths and s3 URLs alike', () => {
 });
 
 test('local storage: write, read, list, ranged reads, remove', async (t) => {
-  await exerciseStorage(t, tempDir(t));
+  await exerciseStorage(t, tempDir(t), storagesWith());
 });
 
 test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
   const s3 = await useS3Server(t, [BUCKET]);
-  setEnv(t, { THAW_CACHE_DIR: tempDir(t), THAW_CACHE_MAX_BYTES: undefined, THAW_S3_PART_SIZE: String(5 << 20) });
+  const storages = storagesWith({ cacheDir: tempDir(t), s3PartSize: 5 << 20 });
+  const s3Storage = () => storages.for(`s3://${BUCKET}`) as S3Storage;
 
   await t.test('write, read, list, ranged reads, remove', async (t) => {
-    await exerciseStorage(t, `s3://${BUCKET}/basic`);
+    await exerciseStorage(t, `s3://${BUCKET}/basic`, storages);
   });
 
   await t.test('large objects go up in parts and are verified against the multipart ETag', async () => {
-    const storage = storageFor(`s3://${BUCKET}`) as S3Storage;
+    const storage = s3Storage();
     const file = `s3://${BUCKET}/multipart/big.data`;
     const data = randomBytes(12 << 20);
     const before = storage.traffic.putRequests;
@@ -97,8 +98,34 @@ test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
     assert.deepEqual(await storage.readFile(file), data);
   });
 
+  await t.test('storage opened from settings uses them, whatever THAW_* the environment holds (read once at the edge)', async (t) => {
+    const mine = tempDir(t);
+    const elsewhere = path.join(tempDir(t), 'env-cache');
+    // Each of these would break or change what is checked below if storage read the environment at call time.
+    setEnv(t, {
+      THAW_S3_PART_SIZE: String(64 << 20), THAW_CACHE_DIR: elsewhere, THAW_CACHE_MAX_BYTES: '0', THAW_S3_TIMEOUT_MS: '1',
+      THAW_S3_FORCE_PATH_STYLE: '0',
+    });
+    const given = storagesWith({ s3PartSize: 5 << 20, cacheDir: mine, cacheMaxBytes: 64 << 20 });
+    const storage = given.for(`s3://${BUCKET}`) as S3Storage;
+    const file = `s3://${BUCKET}/given/big.data`;
+    const data = randomBytes(12 << 20);
+    const before = storage.traffic.putRequests;
+    await stageAndPublish(storage, file, data, 3 << 20);
+    assert.equal(storage.traffic.putRequests - before, 3, 'the given 5 MiB parts, not the environment\'s 64 MiB');
+    const source = await storage.open(file);
+    await source.willReadAll();
+    assert.deepEqual(Buffer.from((await source.read(0, source.size))!), data);
+    await source.close();
+    assert.equal(readdirSync(mine).length, 1, 'the whole read is cached in the given folder');
+    assert.ok(!existsSync(elsewhere), 'nothing in the environment\'s cache folder');
+    // The training lock uses the same client: the environment's 1 ms timeout and virtual-host style would fail it.
+    const lock = await lockModelDir(`s3://${BUCKET}/given`, { runId: 'thaw-given-1', stage: 'only' }, { storages: given });
+    await lock.release();
+  });
+
   await t.test('a ranged read fetches only the bytes asked for', async () => {
-    const storage = storageFor(`s3://${BUCKET}`) as S3Storage;
+    const storage = s3Storage();
     const file = `s3://${BUCKET}/ranged/big.data`;
     const data = randomBytes(8 << 20);
     await stageAndPublish(storage, file, data);
@@ -113,8 +140,7 @@ test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
 
   await t.test('whole reads go through the local cache, bounded by bytes and evicted least recently used first', async (t) => {
     const cacheDir = tempDir(t);
-    setEnv(t, { THAW_CACHE_DIR: cacheDir, THAW_CACHE_MAX_BYTES: String(5 << 20) });
-    const storage = storageFor(`s3://${BUCKET}`) as S3Storage;
+    const storage = storagesWith({ cacheDir, cacheMaxBytes: 5 << 20 }).for(`s3://${BUCKET}`) as S3Storage;
     const files = ['one', 'two', 'three'].map((n) => `s3://${BUCKET}/cached/${n}.data`);
     const payloads = files.map(() => randomBytes(2 << 20));
     for (let i = 0; i < files.length; i++) await stageAndPublish(storage, files[i], payloads[i]);
@@ -140,7 +166,7 @@ test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
   });
 
   await t.test('an object replaced after open is never read mixed', async () => {
-    const storage = storageFor(`s3://${BUCKET}`);
+    const storage = s3Storage();
     const file = `s3://${BUCKET}/replaced/x.data`;
     await stageAndPublish(storage, file, randomBytes(1000));
     const source = await storage.open(file);
@@ -150,8 +176,8 @@ test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
   });
 
   await t.test('an upload that the store stops answering fails, and leaves no object behind', async (t) => {
-    setEnv(t, { THAW_S3_TIMEOUT_MS: '1500', AWS_MAX_ATTEMPTS: '1' });
-    const storage = storageFor(`s3://${BUCKET}`);
+    setEnv(t, { AWS_MAX_ATTEMPTS: '1' });
+    const storage = storagesWith({ s3TimeoutMs: 1500, s3PartSize: 5 << 20 }).for(`s3://${BUCKET}`);
     const file = `s3://${BUCKET}/interrupted/big.data`;
     await assert.rejects(storage.stage(file, async (sink) => {
       await sink.write(randomBytes(5 << 20)); // first part goes up
@@ -170,7 +196,7 @@ test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
   await t.test('bytes changed in transit are refused by their Content-MD5; an ETag that does not describe the content is caught', async (t) => {
     const proxy = await startFaultyS3Proxy(t, s3.endpoint);
     setEnv(t, { AWS_ENDPOINT_URL_S3: proxy.endpoint });
-    const storage = storageFor(`s3://${BUCKET}/faults`);
+    const storage = storages.for(`s3://${BUCKET}/faults`); // a client for the endpoint set just now
     const bytes = randomBytes(4096);
 
     // A real store refuses such bytes: AWS by their Content-MD5 (BadDigest), SeaweedFS by the signed payload hash
@@ -197,7 +223,7 @@ test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
   await t.test('bad credentials: a StorageError naming the URL and the fix', async (t) => {
     setEnv(t, { AWS_SECRET_ACCESS_KEY: 'not-the-secret' });
     const url = `s3://${BUCKET}/run`;
-    await assert.rejects(checkStorage(url), (err: unknown) => {
+    await assert.rejects(storages.check(url), (err: unknown) => {
       assert.ok(err instanceof StorageError);
       assert.equal(err.type, 'StorageError');
       assert.match(err.message, new RegExp(`${url}.*refused the S3 credentials \\(SignatureDoesNotMatch\\)`));
@@ -205,22 +231,22 @@ test('S3 storage against a real S3 server (SeaweedFS)', async (t) => {
       return true;
     });
     setEnv(t, { AWS_ACCESS_KEY_ID: 'AKIANOSUCHKEY0000000' });
-    await assert.rejects(checkStorage(url), /InvalidAccessKeyId/);
+    await assert.rejects(storages.check(url), /InvalidAccessKeyId/);
   });
 
   await t.test('a missing bucket: a StorageError naming the bucket and the fix', async () => {
     const url = 's3://no-such-bucket-here/run';
-    await assert.rejects(checkStorage(url), (err: unknown) => {
+    await assert.rejects(storages.check(url), (err: unknown) => {
       assert.ok(err instanceof StorageError);
       assert.match(err.message, /bucket "no-such-bucket-here" does not exist on S3 endpoint http:\/\/127\.0\.0\.1:\d+/);
       assert.match(err.details.fix!, /aws s3 mb s3:\/\/no-such-bucket-here/);
       return true;
     });
-    await assert.rejects(storageFor(url).list(url), StorageError);
+    await assert.rejects(storages.for(url).list(url), StorageError);
   });
 
   await t.test('check passes on a usable bucket and leaves nothing behind', async () => {
-    await checkStorage(`s3://${BUCKET}/checked`);
-    assert.deepEqual(await storageFor(`s3://${BUCKET}`).list(`s3://${BUCKET}/checked`), []);
+    await storages.check(`s3://${BUCKET}/checked`);
+    assert.deepEqual(await storages.for(`s3://${BUCKET}`).list(`s3://${BUCKET}/checked`), []);
   });
 });

@@ -9,7 +9,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@tempor
 import { indexFile } from '../../lib/checkpoint/names';
 import { UserError } from '../../lib/errors';
 import { loadPipeline } from '../../lib/pipeline/load';
-import { storageFor } from '../../lib/storage';
+import { storagesOf, type StoragesOption } from '../../lib/storage';
 import type { Plan } from '../../lib/pipeline/plan';
 import { DEFAULT_TASK_QUEUES } from '../../contract';
 import type { runPipeline } from '../../workflows/pipeline';
@@ -18,7 +18,7 @@ import { workflowIdFor, WORKFLOW_TYPE } from './ids';
 
 export type PipelineHandle = WorkflowHandle<typeof runPipeline>;
 
-export interface StartPipelineOptions {
+export interface StartPipelineOptions extends StoragesOption {
   options?: PipelineOptions;
   /** Task queue of the workflow itself (default: the cpu queue). */
   taskQueue?: string;
@@ -78,7 +78,7 @@ export async function startPipeline(client: Client, pipeline: Plan | string, opt
     return { handle: existing, workflowId, attached: true, completedBefore: false, previousRun: null, differentHash, restarted: false };
   }
   if (previous?.status === 'COMPLETED' && previous.hash === plan.hash && !opts.restart) {
-    const missing = await missingCheckpoints((await existing.result()).stages.map((s) => s.checkpoint));
+    const missing = await missingCheckpoints((await existing.result()).stages.map((s) => s.checkpoint), { storages: opts.storages });
     if (missing.length > 0) throw new CheckpointsGoneError(workflowId, missing);
     return { handle: existing, workflowId, attached: true, completedBefore: true, previousRun: null, differentHash: null, restarted: false };
   }
@@ -99,11 +99,12 @@ export async function startPipeline(client: Client, pipeline: Plan | string, opt
  * The checkpoints of a result that are not on storage (their .index is what makes a checkpoint complete). Storage
  * this machine cannot ask (an s3:// model_dir without credentials here) counts as present: the workers may see it.
  */
-export async function missingCheckpoints(prefixes: string[]): Promise<string[]> {
+export async function missingCheckpoints(prefixes: string[], options: StoragesOption = {}): Promise<string[]> {
+  const storages = storagesOf(options);
   const missing: string[] = [];
   for (const prefix of prefixes) {
     try {
-      if ((await storageFor(prefix).stat(indexFile(prefix))) === null) missing.push(prefix);
+      if ((await storages.for(prefix).stat(indexFile(prefix))) === null) missing.push(prefix);
     } catch {
       // cannot tell from here
     }

@@ -6,6 +6,7 @@ import type { DType, Tensor, TensorData } from './dtypes';
 import { toNumbers } from './convert';
 import { CheckpointReader } from './reader';
 import { resolveCheckpointTarget } from './resolve';
+import type { StoragesOption } from '../storage';
 
 export type DiffStatus = 'same' | 'changed' | 'onlyA' | 'onlyB' | 'mismatch';
 
@@ -55,12 +56,12 @@ function maxAbsDiff(a: Tensor, b: Tensor): number | null {
   return max;
 }
 
-export async function diffCheckpoints(targetA: string, targetB: string): Promise<DiffReport> {
-  const prefixA = await resolveCheckpointTarget(targetA);
-  const prefixB = await resolveCheckpointTarget(targetB);
-  const ra = await CheckpointReader.open(prefixA);
+export async function diffCheckpoints(targetA: string, targetB: string, options: StoragesOption = {}): Promise<DiffReport> {
+  const prefixA = await resolveCheckpointTarget(targetA, options);
+  const prefixB = await resolveCheckpointTarget(targetB, options);
+  const ra = await CheckpointReader.open(prefixA, options);
   try {
-    const rb = await CheckpointReader.open(prefixB);
+    const rb = await CheckpointReader.open(prefixB, options);
     try {
       return await compare(ra, rb);
     } finally {

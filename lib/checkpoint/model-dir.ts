@@ -4,7 +4,7 @@
  */
 import type { Tensor } from './dtypes';
 import { CheckpointError } from './errors';
-import { basenameOf, dirnameOf, joinLocation, resolveLocation, storageFor } from '../storage';
+import { basenameOf, dirnameOf, joinLocation, resolveLocation, storagesOf, type Storages, type StoragesOption } from '../storage';
 import { indexFile, metaFile, sidecarFile } from './names';
 import { CheckpointReader } from './reader';
 import { readSidecar } from './sidecar';
@@ -29,8 +29,8 @@ export function iterationOfPrefix(dir: string, prefix: string): number | null {
 }
 
 /** Iterations whose `.index` and every data shard are present in `dir` (no file is read), ascending. */
-export async function listIterationsIn(dir: string): Promise<number[]> {
-  const names = await storageFor(dir).list(dir); // [] for a missing local folder; S3 credential trouble throws
+export async function listIterationsIn(dir: string, options: StoragesOption = {}): Promise<number[]> {
+  const names = await storagesOf(options).for(dir).list(dir); // [] for a missing local folder; S3 credential trouble throws
   // Shard counts seen per iteration, from `model.ckpt-N.data-SSSSS-of-MMMMM` names.
   const shards = new Map<string, Map<number, Set<number>>>();
   for (const name of names) {
@@ -55,8 +55,8 @@ export async function listIterationsIn(dir: string): Promise<number[]> {
   return found.sort((a, b) => a - b);
 }
 
-export function listIterations(modelDir: string): Promise<number[]> {
-  return listIterationsIn(modelsDir(modelDir));
+export function listIterations(modelDir: string, options: StoragesOption = {}): Promise<number[]> {
+  return listIterationsIn(modelsDir(modelDir), options);
 }
 
 /**
@@ -64,10 +64,10 @@ export function listIterations(modelDir: string): Promise<number[]> {
  * files are regular files, its shards as long as the index needs (a truncated copy or LFS pointer says so), and every
  * tensor's checksum matches. Reads each byte the index declares once; memory bounded by two tensors.
  */
-export async function checkpointProblem(prefix: string): Promise<CheckpointError | null> {
+export async function checkpointProblem(prefix: string, options: StoragesOption = {}): Promise<CheckpointError | null> {
   let reader: CheckpointReader | null = null;
   try {
-    reader = await CheckpointReader.open(prefix);
+    reader = await CheckpointReader.open(prefix, options);
     await reader.checkShards();
     await reader.verifyAll();
     return null;
@@ -80,8 +80,8 @@ export async function checkpointProblem(prefix: string): Promise<CheckpointError
 }
 
 /** True when every tensor of the checkpoint reads and verifies; false for a torn or corrupt one. */
-export async function verifyCheckpoint(prefix: string): Promise<boolean> {
-  return (await checkpointProblem(prefix)) === null;
+export async function verifyCheckpoint(prefix: string, options: StoragesOption = {}): Promise<boolean> {
+  return (await checkpointProblem(prefix, options)) === null;
 }
 
 /** A candidate `latestValidCheckpoint` passed over, and why (filters such as `maxIteration` are not reported). */
@@ -94,7 +94,7 @@ export interface SkippedCheckpoint {
   error?: CheckpointError;
 }
 
-export interface LatestOptions {
+export interface LatestOptions extends StoragesOption {
   /** Ignore checkpoints after this iteration. */
   maxIteration?: number;
   /** Extra test a candidate must pass (e.g. its sidecar matches the pipeline); runs before the (costly) verification. */
@@ -116,19 +116,20 @@ export async function latestValidCheckpoint(
   modelDir: string, options: LatestOptions = {},
 ): Promise<{ iteration: number; prefix: string } | null> {
   const dir = modelsDir(modelDir);
+  const storages = storagesOf(options);
   const usable = async (iteration: number): Promise<boolean> => {
     if (options.maxIteration !== undefined && iteration > options.maxIteration) return false;
     const prefix = checkpointPrefix(modelDir, iteration);
     if (options.accept && !(await options.accept(prefix, iteration))) return false;
-    const error = await checkpointProblem(prefix);
+    const error = await checkpointProblem(prefix, { storages });
     if (error) options.onSkip?.({ iteration, prefix, reason: 'invalid', error });
     return error === null;
   };
   const tried = new Set<number>();
   // The state file before the listing: whatever it names was complete before the folder was listed.
-  const state = options.newestComplete ? null : await readCheckpointState(dir);
+  const state = options.newestComplete ? null : await readCheckpointState(dir, { storages });
   const fromState = state ? iterationOfPrefix(dir, state.latest) : null;
-  const iterations = await listIterationsIn(dir);
+  const iterations = await listIterationsIn(dir, { storages });
   if (fromState !== null) {
     tried.add(fromState);
     if (!iterations.includes(fromState)) {
@@ -163,10 +164,10 @@ function describeSkips(skipped: SkippedCheckpoint[], dir: string): string {
 }
 
 /** -1: the latest valid checkpoint; null only when the folder holds none and no state file names one. */
-async function resolveLatest(modelDir: string): Promise<StartingCheckpoint | null> {
+async function resolveLatest(modelDir: string, storages: Storages): Promise<StartingCheckpoint | null> {
   const dir = modelsDir(modelDir);
   const skipped: SkippedCheckpoint[] = [];
-  const found = await latestValidCheckpoint(modelDir, { onSkip: (s) => skipped.push(s) });
+  const found = await latestValidCheckpoint(modelDir, { storages, onSkip: (s) => skipped.push(s) });
   if (found && skipped.length === 0) return found;
   if (found) {
     const note = `${describeSkips(skipped, dir)}; starting from ${basenameOf(found.prefix)}, the newest valid checkpoint there`;
@@ -186,17 +187,18 @@ async function resolveLatest(modelDir: string): Promise<StartingCheckpoint | nul
  * when there are some but none is usable); N → model.ckpt-N, which must verify completely, as -1's choice does.
  */
 export async function resolveStartingCheckpoint(
-  modelDir: string, startingIter: number,
+  modelDir: string, startingIter: number, options: StoragesOption = {},
 ): Promise<StartingCheckpoint | null> {
+  const storages = storagesOf(options);
   if (startingIter === 0) return null;
-  if (startingIter === -1) return resolveLatest(modelDir);
+  if (startingIter === -1) return resolveLatest(modelDir, storages);
   const dir = modelsDir(modelDir);
   if (!Number.isInteger(startingIter) || startingIter < -1) {
     throw new CheckpointError(`starting_iter ${startingIter} is not valid: use 0 (fresh start), -1 (latest) or an iteration N`, {
       field: 'starting_iter',
     });
   }
-  const iterations = await listIterationsIn(dir);
+  const iterations = await listIterationsIn(dir, { storages });
   if (!iterations.includes(startingIter)) {
     const prefix = checkpointPrefix(modelDir, startingIter);
     throw new CheckpointError(
@@ -209,7 +211,7 @@ export async function resolveStartingCheckpoint(
   // Every tensor's checksum, not only the shard lengths: the stage reads nearly all of them (what it restores, and
   // everything outside its graph, which it carries into its own checkpoints), so verifying all costs about what
   // verifying those would, is what -1 does, and needs no selection. A damaged file is found now, before any training.
-  const problem = await checkpointProblem(prefix);
+  const problem = await checkpointProblem(prefix, { storages });
   if (problem) {
     throw new CheckpointError(`starting_iter ${startingIter}: ${problem.message}`, {
       ...problem.details,
@@ -234,7 +236,7 @@ export interface CheckpointWriter {
   mayDelete?(sidecar: unknown): boolean;
 }
 
-export interface SaveOptions {
+export interface SaveOptions extends StoragesOption {
   sidecar?: unknown;
   /** Keep at most this many checkpoints (never deleting `keep` nor the newest); unlimited when absent. */
   maxCheckpoints?: number;
@@ -261,15 +263,15 @@ function describeSidecar(sidecar: unknown): string {
  * Refuses to write `model.ckpt-<iteration>` over files of that prefix that `writer` did not write (no writer: over
  * any): a NiftyNet or TensorFlow checkpoint, another pipeline's or another stage's, a corrupt one of unknown origin.
  */
-async function refuseForeignFiles(modelDir: string, iteration: number, writer: CheckpointWriter | undefined): Promise<void> {
+async function refuseForeignFiles(modelDir: string, iteration: number, writer: CheckpointWriter | undefined, storages: Storages): Promise<void> {
   const dir = modelsDir(modelDir);
   const prefix = checkpointPrefix(modelDir, iteration);
   const base = basenameOf(prefix);
-  const present = (await storageFor(dir).list(dir)).filter((n) => n.startsWith(`${base}.`)).sort();
+  const present = (await storages.for(dir).list(dir)).filter((n) => n.startsWith(`${base}.`)).sort();
   if (present.length === 0) return;
   let why: string;
   try {
-    const sidecar = await readSidecar(prefix);
+    const sidecar = await readSidecar(prefix, { storages });
     if (sidecar !== null && writer?.owns(sidecar)) return;
     why = sidecar === null
       ? `there is no thaw sidecar ${basenameOf(sidecarFile(prefix))}, so another program wrote them (NiftyNet, TensorFlow, a copy)`
@@ -298,24 +300,25 @@ export async function saveCheckpoint(
   modelDir: string, iteration: number, tensors: Map<string, Tensor>, options: SaveOptions = {},
 ): Promise<string> {
   const prefix = checkpointPrefix(modelDir, iteration);
-  await refuseForeignFiles(modelDir, iteration, options.writer);
-  await writeCheckpoint(prefix, tensors, { meta: options.meta ?? true, sidecar: options.sidecar });
+  const storages = storagesOf(options);
+  await refuseForeignFiles(modelDir, iteration, options.writer, storages);
+  await writeCheckpoint(prefix, tensors, { meta: options.meta ?? true, sidecar: options.sidecar, storages });
   const dir = modelsDir(modelDir);
-  const iterations = await listIterationsIn(dir);
+  const iterations = await listIterationsIn(dir, { storages });
   const kept = iterations.filter((i) => i !== iteration);
   kept.push(iteration); // the newest goes last, as TensorFlow orders all_model_checkpoint_paths
-  await writeCheckpointState(dir, { latest: prefix, all: kept.map((i) => checkpointPrefix(modelDir, i)) });
+  await writeCheckpointState(dir, { latest: prefix, all: kept.map((i) => checkpointPrefix(modelDir, i)) }, { storages });
   if (options.maxCheckpoints !== undefined) {
     const writer = options.writer;
     const mayDelete = writer ? (sidecar: unknown) => (writer.mayDelete ?? writer.owns).call(writer, sidecar) : undefined;
-    await applyRetention(modelDir, options.maxCheckpoints, [...(options.keep ?? []), iteration], mayDelete);
+    await applyRetention(modelDir, options.maxCheckpoints, [...(options.keep ?? []), iteration], { mayDelete, storages });
   }
   return prefix;
 }
 
 /** Removes one checkpoint, `.index` first so a half-deleted one is never taken for complete. */
-async function deleteCheckpoint(prefix: string, dir: string): Promise<void> {
-  const storage = storageFor(prefix);
+async function deleteCheckpoint(prefix: string, dir: string, storages: Storages): Promise<void> {
+  const storage = storages.for(prefix);
   await storage.remove(indexFile(prefix));
   const base = basenameOf(prefix);
   const names = await storage.list(dir);
@@ -324,21 +327,28 @@ async function deleteCheckpoint(prefix: string, dir: string): Promise<void> {
   await storage.remove(sidecarFile(prefix));
 }
 
+export interface RetentionOptions extends StoragesOption {
+  /** Only checkpoints whose sidecar this accepts count and may be deleted. */
+  mayDelete?: (sidecar: unknown) => boolean;
+}
+
 /**
  * Deletes the oldest checkpoints until at most `maxCheckpoints` remain, never deleting an iteration in `keep` nor the
- * newest. With `mayDelete`, only checkpoints whose sidecar it accepts count and may go (a checkpoint without a
+ * newest. With `options.mayDelete`, only checkpoints whose sidecar it accepts count and may go (a checkpoint without a
  * sidecar, e.g. NiftyNet's, is never deleted). The state file is rewritten without them before any file goes.
  * Returns the deleted iterations.
  */
 export async function applyRetention(
-  modelDir: string, maxCheckpoints: number, keep: number[], mayDelete?: (sidecar: unknown) => boolean,
+  modelDir: string, maxCheckpoints: number, keep: number[], options: RetentionOptions = {},
 ): Promise<number[]> {
   const dir = modelsDir(modelDir);
-  let iterations = await listIterationsIn(dir);
+  const { mayDelete } = options;
+  const storages = storagesOf(options);
+  let iterations = await listIterationsIn(dir, { storages });
   if (maxCheckpoints <= 0 || iterations.length <= maxCheckpoints) return [];
   if (mayDelete) {
     const deletable = async (i: number) => {
-      const sidecar = await readSidecar(checkpointPrefix(modelDir, i)).catch((err: unknown) => {
+      const sidecar = await readSidecar(checkpointPrefix(modelDir, i), { storages }).catch((err: unknown) => {
         if (err instanceof CheckpointError) return null; // unreadable: not provably ours, kept
         throw err;
       });
@@ -351,7 +361,7 @@ export async function applyRetention(
   }
   const newest = iterations[iterations.length - 1];
   const protectedSet = new Set([...keep, newest]);
-  const state = await readCheckpointState(dir);
+  const state = await readCheckpointState(dir, { storages });
   const latestFromState = state ? iterationOfPrefix(dir, state.latest) : null;
   if (latestFromState !== null) protectedSet.add(latestFromState);
   let excess = iterations.length - maxCheckpoints;
@@ -365,8 +375,8 @@ export async function applyRetention(
   if (doomed.length === 0) return [];
   if (state) {
     const gone = new Set(doomed.map((i) => checkpointPrefix(modelDir, i)));
-    await writeCheckpointState(dir, { latest: state.latest, all: state.all.filter((p) => !gone.has(p)) });
+    await writeCheckpointState(dir, { latest: state.latest, all: state.all.filter((p) => !gone.has(p)) }, { storages });
   }
-  for (const i of doomed) await deleteCheckpoint(checkpointPrefix(modelDir, i), dir);
+  for (const i of doomed) await deleteCheckpoint(checkpointPrefix(modelDir, i), dir, storages);
   return doomed;
 }

@@ -2,7 +2,7 @@
  * Lazy reader of a TensorBundle V2 checkpoint: `open()` reads and verifies only the `.index`; `read(name)` reads only
  * that tensor's bytes from its shard (positioned reads on cached file handles; ranged GETs on S3) and verifies its checksum.
  */
-import { storageFor, type ReadSource } from '../storage';
+import { storagesOf, type ReadSource, type Storages, type StoragesOption } from '../storage';
 import {
   describeDataTypeEnum, dtypeArray, dtypeFromEnum, dtypeLanes, numElements,
   type DType, type Tensor, type TensorData, type VariableInfo,
@@ -56,6 +56,7 @@ export class CheckpointReader {
   private readonly shards = new Map<number, Promise<ReadSource>>();
 
   private constructor(
+    private readonly storages: Storages,
     readonly prefix: string,
     private readonly numShards: number,
     private readonly bigEndian: boolean,
@@ -68,11 +69,12 @@ export class CheckpointReader {
     private readonly extents: number[],
   ) {}
 
-  static async open(prefix: string): Promise<CheckpointReader> {
+  static async open(prefix: string, options: StoragesOption = {}): Promise<CheckpointReader> {
+    const storages = storagesOf(options);
     const file = indexFile(prefix);
     let bytes: Buffer;
     try {
-      bytes = await storageFor(file).readFile(file, { maxBytes: INDEX_MAX_BYTES });
+      bytes = await storages.for(file).readFile(file, { maxBytes: INDEX_MAX_BYTES });
     } catch (err) {
       throw fileError(err, file, 'checkpoint index');
     }
@@ -129,7 +131,7 @@ export class CheckpointReader {
     for (const e of [...entries.filter((x) => x.slices.length === 0), ...pieces.values()]) {
       if (e.shardId < extents.length) extents[e.shardId] = Math.max(extents[e.shardId], e.offset + e.size);
     }
-    return new CheckpointReader(prefix, header.numShards, header.endianness === 1, entries, byName, pieces, extents);
+    return new CheckpointReader(storages, prefix, header.numShards, header.endianness === 1, entries, byName, pieces, extents);
   }
 
   /** Every variable, sorted by name bytes; partitioned variables appear once with their full shape. */
@@ -225,7 +227,7 @@ export class CheckpointReader {
     let handle = this.shards.get(id);
     if (!handle) {
       const file = dataFile(this.prefix, id, this.numShards);
-      handle = storageFor(file).open(file).catch((err) => {
+      handle = this.storages.for(file).open(file).catch((err) => {
         this.shards.delete(id);
         throw fileError(err, file, 'checkpoint data shard');
       }).then(async (source) => {

@@ -3,7 +3,7 @@
  * paths relative to the folder holding it (absolute paths, as a TF1 Saver writes them, are read too).
  */
 import { UserError } from '../errors';
-import { joinLocation, relativeTo, resolveIn, storageFor } from '../storage';
+import { joinLocation, relativeTo, resolveIn, storagesOf, type StoragesOption } from '../storage';
 import { fileError } from './errors';
 import { STATE_FILE_MAX_BYTES } from './limits';
 
@@ -67,11 +67,11 @@ const NOT_A_STATE_FILE = new Set(['EISDIR', 'EFTYPE', 'ENXIO', 'EFBIG']);
  * Reads `<dir>/checkpoint`; null when missing or unusable (as TensorFlow ignores it). One that is not a regular file,
  * or is larger than a state file can be, is a CheckpointError: it is never read (nor waited on, for a FIFO).
  */
-export async function readCheckpointState(dir: string): Promise<CheckpointState | null> {
+export async function readCheckpointState(dir: string, options: StoragesOption = {}): Promise<CheckpointState | null> {
   let text: string;
   const file = joinLocation(dir, STATE_FILE);
   try {
-    text = (await storageFor(file).readFile(file, { maxBytes: STATE_FILE_MAX_BYTES })).toString('utf8');
+    text = (await storagesOf(options).for(file).readFile(file, { maxBytes: STATE_FILE_MAX_BYTES })).toString('utf8');
   } catch (err) {
     if (err instanceof UserError) throw err; // S3 credentials or bucket: not the same as "no state file"
     if (NOT_A_STATE_FILE.has((err as NodeJS.ErrnoException).code ?? '')) throw fileError(err, file, 'checkpoint state file');
@@ -88,7 +88,7 @@ export function formatCheckpointState(state: CheckpointState, dir: string): stri
 }
 
 /** Replaces `<dir>/checkpoint` atomically. */
-export async function writeCheckpointState(dir: string, state: CheckpointState): Promise<void> {
+export async function writeCheckpointState(dir: string, state: CheckpointState, options: StoragesOption = {}): Promise<void> {
   const file = joinLocation(dir, STATE_FILE);
-  await storageFor(file).writeAtomic(file, Buffer.from(formatCheckpointState(state, dir)));
+  await storagesOf(options).for(file).writeAtomic(file, Buffer.from(formatCheckpointState(state, dir)));
 }

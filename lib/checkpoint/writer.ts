@@ -6,14 +6,14 @@
  */
 import { dtypeArray, dtypeEnum, dtypeLanes, isDType, numElements, type Tensor, type VariableInfo } from './dtypes';
 import { CheckpointError } from './errors';
-import { dirnameOf, resolveLocation, storageFor, type ByteSink, type StagedFile } from '../storage';
+import { dirnameOf, resolveLocation, storagesOf, type ByteSink, type StagedFile, type StoragesOption } from '../storage';
 import { buildMetaGraph, looksTrainable } from './meta-graph';
 import { dataFile, indexFile, metaFile, sidecarFile } from './names';
 import { encodeEntry, encodeHeader } from './protos';
 import { buildTable, type TableEntry } from './sstable';
 import { encodeTensorBytes } from './tensor-bytes';
 
-export interface WriteOptions {
+export interface WriteOptions extends StoragesOption {
   /** Also write `<prefix>.meta`; an object may say which variables go into `trainable_variables`. */
   meta?: boolean | { trainable?: (v: VariableInfo) => boolean };
   /** JSON written to `<prefix>.thaw.json` (stage, iteration, freeze set, optimiser settings, seed, plan hash). */
@@ -48,7 +48,7 @@ function sortedByBytes(names: Iterable<string>): { name: string; key: Buffer }[]
 export async function writeCheckpoint(prefix: string, tensors: Map<string, Tensor>, options: WriteOptions = {}): Promise<void> {
   const order = sortedByBytes(tensors.keys());
   for (const { name } of order) validateTensor(name, tensors.get(name)!, prefix);
-  const storage = storageFor(prefix);
+  const storage = storagesOf(options).for(prefix);
   const dir = dirnameOf(resolveLocation(prefix));
   await storage.ensureDir(dir);
   // Where written bytes are visible at once (S3: an upload is the object), a rewritten prefix loses its old .index

@@ -14,7 +14,7 @@ import { joinDir } from '../pipeline/folders';
 import type { PipelineLocator } from '../pipeline/load';
 import { localModelDirProblem } from '../pipeline/model-dir';
 import type { DataConfig, NetworkConfig, Plan, StagePlan } from '../pipeline/plan';
-import { checkStorage, isS3 } from '../storage';
+import { isS3, storagesOf, type Storages, type StoragesOption } from '../storage';
 import { getNetwork } from '../training/networks';
 import type { VariableSpec } from '../training/networks/variable-spec';
 import { checkStage, type StageSource } from './checks';
@@ -65,10 +65,10 @@ export interface DataProblem {
   fix: string;
 }
 
-async function modelDirProblem(modelDir: string): Promise<{ message: string; fix: string } | null> {
+async function modelDirProblem(modelDir: string, storages: Storages): Promise<{ message: string; fix: string } | null> {
   if (!isS3(modelDir)) return localModelDirProblem(modelDir);
   try {
-    await checkStorage(modelDir);
+    await storages.check(modelDir);
     return null;
   } catch (err) {
     if (!isUserError(err)) throw err;
@@ -113,14 +113,17 @@ function dataProblem(network: NetworkConfig, data: DataConfig, plan: Plan): Data
   }
 }
 
-const defaultDeps: PreflightDeps = {
-  networkVariables: (network, plan) =>
-    getNetwork(network.name, { baseDir: path.dirname(plan.source_file) }).variables(network.params ?? {}),
-  resolveStartingCheckpoint,
-  listVariables,
-  modelDirProblem,
-  dataProblem,
-};
+/** The real dependencies, on `storages`. */
+function defaultDeps(storages: Storages): PreflightDeps {
+  return {
+    networkVariables: (network, plan) =>
+      getNetwork(network.name, { baseDir: path.dirname(plan.source_file) }).variables(network.params ?? {}),
+    resolveStartingCheckpoint: (modelDir, startingIter) => resolveStartingCheckpoint(modelDir, startingIter, { storages }),
+    listVariables: (prefix) => listVariables(prefix, { storages }),
+    modelDirProblem: (modelDir) => modelDirProblem(modelDir, storages),
+    dataProblem,
+  };
+}
 
 /** A user error (bad network, missing checkpoint) as a pipeline-level problem; anything else is rethrown. */
 function userProblem(err: unknown, file: string, code: string, field: string): Problem {
@@ -178,9 +181,10 @@ interface Finished {
   trained: Map<string, string>;
 }
 
-/** The preflight of a whole plan: what the preflight activity and `thaw check` run. */
-export async function checkPlan(plan: Plan, deps: Partial<PreflightDeps> = {}): Promise<PreflightReport> {
-  const d: PreflightDeps = { ...defaultDeps, ...deps };
+/** The preflight of a whole plan: what the preflight activity and `thaw check` run; `storages` serve the default deps. */
+export async function checkPlan(plan: Plan, options: Partial<PreflightDeps> & StoragesOption = {}): Promise<PreflightReport> {
+  const { storages, ...deps } = options;
+  const d: PreflightDeps = { ...defaultDeps(storagesOf({ storages })), ...deps };
   const report = await checkPlanWith(plan, d);
   if (!d.locate) return report;
   const at = (p: Problem) => locateProblem(p, plan.source_file, d.locate!);

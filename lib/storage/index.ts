@@ -2,12 +2,13 @@
  * Storage behind the checkpoint module: a local path or an `s3://bucket/prefix` URL, through one interface, so
  * nothing above it knows the difference.
  */
-import { readStorageSettings } from '../settings';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { defaultStorageSettings, type ThawStorageSettings } from '../settings';
 import { ReadCache } from './cache';
 import { LocalStorage } from './local';
 import { isS3 } from './location';
 import { S3Storage } from './s3';
-import { s3ClientFor } from './s3-client';
+import { s3ClientFor, type S3Settings } from './s3-client';
 import type { Storage } from './types';
 
 export type { ByteSink, ReadFileOptions, ReadSource, StagedFile, Storage } from './types';
@@ -19,30 +20,63 @@ export {
   basenameOf, dirnameOf, isS3, joinLocation, localMirror, parseS3, relativeTo, resolveIn, resolveLocation,
 } from './location';
 
+type StorageTuning = Pick<ThawStorageSettings, 's3PartSize' | 's3TimeoutMs' | 's3ForcePathStyle' | 'cacheDir' | 'cacheMaxBytes'>;
+
 const local = new LocalStorage();
-const s3ByClient = new WeakMap<object, Map<string, S3Storage>>();
 
 /**
- * The storage holding `location`. S3 is configured from the environment at the time of the call, the AWS way (see
- * s3ClientFromEnv), with thaw's storage settings (cache, part size) read along with it: the checkpoint layer opens
- * storage from many places that have no settings to hand.
+ * The storage of every location, opened once from thaw's storage settings (read at an edge: the CLI, the worker, the
+ * training process) and passed down. S3's endpoint, region and credentials are the AWS SDK's own variables
+ * (AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID, …), read from the environment when a client is made, the AWS
+ * way (see s3-client.ts); only thaw's THAW_* tuning comes from these settings.
  */
-export function storageFor(location: string): Storage {
-  if (!isS3(location)) return local;
-  const settings = readStorageSettings();
-  const { client, settings: s3 } = s3ClientFor(settings);
-  const byTuning = s3ByClient.get(client) ?? new Map<string, S3Storage>();
-  s3ByClient.set(client, byTuning);
-  const key = JSON.stringify([settings.cacheDir, settings.cacheMaxBytes, settings.s3PartSize]);
-  let storage = byTuning.get(key);
-  if (!storage) {
-    storage = new S3Storage(client, s3, ReadCache.of(settings), settings.s3PartSize);
-    byTuning.set(key, storage);
+export class Storages {
+  /** One S3Storage per client (its traffic counters and cache then belong to one place). */
+  private readonly s3ByClient = new WeakMap<S3Client, S3Storage>();
+
+  constructor(readonly settings: StorageTuning) {}
+
+  /** The storage holding `location`. */
+  for(location: string): Storage {
+    if (!isS3(location)) return local;
+    const { client, settings } = this.s3Client();
+    let storage = this.s3ByClient.get(client);
+    if (!storage) {
+      storage = new S3Storage(client, settings, ReadCache.of(this.settings), this.settings.s3PartSize);
+      this.s3ByClient.set(client, storage);
+    }
+    return storage;
   }
-  return storage;
+
+  /** The S3 client for these settings and the AWS variables of the environment now (the training lock uses it directly). */
+  s3Client(): { client: S3Client; settings: S3Settings } {
+    return s3ClientFor(this.settings);
+  }
+
+  /** Preflight: fails fast with a StorageError when `dir` cannot be used (bad credentials, missing bucket, no access). */
+  check(dir: string): Promise<void> {
+    return this.for(dir).check(dir);
+  }
 }
 
-/** Preflight: fails fast with a StorageError when `dir` cannot be used (bad credentials, missing bucket, no access). */
-export function checkStorage(dir: string): Promise<void> {
-  return storageFor(dir).check(dir);
+let defaults: Storages | undefined;
+
+/**
+ * Storages with thaw's default settings, reading no THAW_* variable: what lib/checkpoint uses when its caller passes
+ * none (a library user with local paths, or S3 as the AWS variables say). thaw's own edges always pass theirs.
+ */
+export function defaultStorages(): Storages {
+  defaults ??= new Storages(defaultStorageSettings());
+  return defaults;
+}
+
+/** The `storages` option of the functions that open storage. */
+export interface StoragesOption {
+  /** Where locations are opened (default: defaultStorages()). */
+  storages?: Storages;
+}
+
+/** The storages an options object names, else the defaults. */
+export function storagesOf(options: StoragesOption | undefined): Storages {
+  return options?.storages ?? defaultStorages();
 }

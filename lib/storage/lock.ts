@@ -17,7 +17,8 @@ import os from 'node:os';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { UserError } from '../errors';
 import { isS3, joinLocation, parseS3 } from './location';
-import { s3ClientFromEnv, translateS3Error } from './s3-client';
+import { storagesOf, type Storages, type StoragesOption } from './index';
+import { translateS3Error } from './s3-client';
 
 export const LOCK_FILE = '.thaw-lock.json';
 /** A lease that is not renewed for this long is presumed dead (its holder was killed or lost its network). */
@@ -126,8 +127,8 @@ const localStore: LockStore = {
   },
 };
 
-function s3Store(): LockStore {
-  const { client, settings } = s3ClientFromEnv();
+function s3Store(storages: Storages): LockStore {
+  const { client, settings } = storages.s3Client();
   const call = async <T>(url: string, run: (Bucket: string, Key: string) => Promise<T>): Promise<T> => {
     const { bucket, key } = parseS3(url);
     try {
@@ -185,7 +186,7 @@ export function staleness(record: LockRecord | null, now = Date.now(), host = os
   return null;
 }
 
-export interface LockOptions {
+export interface LockOptions extends StoragesOption {
   /** Lease length (default 60 s); renewed every quarter of it. */
   leaseMs?: number;
   /** A stale lock taken over, a lease lost: one line each. */
@@ -201,7 +202,7 @@ export interface HeldLock {
 
 /** Takes the training lock of `folder` for `runId`'s `stage`; throws ModelDirLockedError while another run holds it. */
 export async function lockModelDir(folder: string, holder: { runId: string; stage: string }, options: LockOptions = {}): Promise<HeldLock> {
-  const store = isS3(folder) ? s3Store() : localStore;
+  const store = isS3(folder) ? s3Store(storagesOf(options)) : localStore;
   const file = joinLocation(folder, LOCK_FILE);
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const warn = options.onWarning ?? ((line: string) => process.stderr.write(`${line}\n`));

@@ -1,14 +1,15 @@
 /**
  * The S3 client, configured the usual AWS way: credentials from the SDK's default chain (AWS_ACCESS_KEY_ID /
  * AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws files, SSO, instance roles), endpoint from AWS_ENDPOINT_URL_S3 or
- * AWS_ENDPOINT_URL (MinIO, Ceph, GCS's S3 interface), region from AWS_REGION / AWS_DEFAULT_REGION. Path-style
- * addressing (bucket in the path, as MinIO and moto need) is on for a custom endpoint unless
+ * AWS_ENDPOINT_URL (MinIO, Ceph, GCS's S3 interface), region from AWS_REGION / AWS_DEFAULT_REGION, AWS_MAX_ATTEMPTS
+ * the SDK's retries: the AWS variables, read from the environment as every AWS tool does. thaw's own tuning comes in
+ * as settings: path-style addressing (bucket in the path, as MinIO and moto need) is on for a custom endpoint unless
  * THAW_S3_FORCE_PATH_STYLE=0, and can be forced with THAW_S3_FORCE_PATH_STYLE=1; THAW_S3_TIMEOUT_MS bounds a stalled
- * request (default 120 s), AWS_MAX_ATTEMPTS the SDK's retries. Nothing comes from pipeline files.
+ * request (default 120 s). Nothing comes from pipeline files.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { UserError } from '../errors';
-import { readStorageSettings, type ThawStorageSettings } from '../settings';
+import type { ThawStorageSettings } from '../settings';
 import { StorageError, notFound } from './errors';
 
 export interface S3Settings {
@@ -36,7 +37,10 @@ export function s3SettingsFrom(tuning: S3Tuning, env: NodeJS.ProcessEnv = proces
 const CREDENTIAL_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_MAX_ATTEMPTS'];
 const clients = new Map<string, S3Client>();
 
-/** A client for `tuning` and the AWS_* variables of `env` (the SDK's credential chain reads them too). */
+/**
+ * A client for thaw's `tuning` (read once at an edge and passed down) and the AWS_* variables of `env` now: those are
+ * the AWS SDK's convention (its credential chain reads them too), so they stay the environment's.
+ */
 export function s3ClientFor(tuning: S3Tuning, env: NodeJS.ProcessEnv = process.env): { client: S3Client; settings: S3Settings } {
   const settings = s3SettingsFrom(tuning, env);
   const key = JSON.stringify([settings, CREDENTIAL_VARS.map((v) => env[v] ?? null)]);
@@ -58,14 +62,6 @@ export function s3ClientFor(tuning: S3Tuning, env: NodeJS.ProcessEnv = process.e
     clients.set(key, client);
   }
   return { client, settings };
-}
-
-/**
- * A client as the environment says now. S3 is configured the AWS way, from the environment of the moment (credentials
- * and endpoint can change in a long-lived process, and tests change them), so thaw's S3 tuning is read with them.
- */
-export function s3ClientFromEnv(env: NodeJS.ProcessEnv = process.env): { client: S3Client; settings: S3Settings } {
-  return s3ClientFor(readStorageSettings(env), env);
 }
 
 export function describeS3(settings: S3Settings): string {

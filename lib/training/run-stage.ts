@@ -23,7 +23,7 @@ export interface RunStageOptions {
   onStart?: (pid: number) => void;
   /** After a stop request, how long the child may take to checkpoint and exit before it is killed. Default 120 s. */
   stopTimeoutMs?: number;
-  /** Environment the child gets on top of this process' (its GPU, cache folders: settings passed down, not read). */
+  /** Environment the child gets on top of this process' (its GPU); settings go with the request, not as variables. */
   env?: Record<string, string>;
   /** thaw's settings for the child, sent with the request (default: the child reads its environment once). */
   settings?: ThawSettings;

@@ -11,6 +11,7 @@ import type { VariableSpec } from './networks/variable-spec';
 import { optimizerVariables } from './optimizers/slot-names';
 import { initialValue } from './init';
 import type { OptimizerName } from '../pipeline/plan';
+import { storagesOf, type StoragesOption } from '../storage';
 import type { StageRunRequest, StageSidecar } from './types';
 
 export interface StageGraph {
@@ -117,14 +118,16 @@ export function stageWriter(req: Pick<StageRunRequest, 'stage' | 'pipelineHash'>
 }
 
 /** The newest valid checkpoint in modelDir written by this stage of this pipeline, within the stage's range. */
-export async function findResumePoint(req: StageRunRequest): Promise<ResumePoint | null> {
+export async function findResumePoint(req: StageRunRequest, options: StoragesOption = {}): Promise<ResumePoint | null> {
   let found: StageSidecar | null = null;
+  const storages = storagesOf(options);
   const latest = await latestValidCheckpoint(req.modelDir, {
+    storages,
     maxIteration: req.endIteration,
     newestComplete: true,
     accept: async (prefix, iteration) => {
       if (iteration < req.startIteration) return false;
-      const sidecar = (await readSidecar(prefix)) as StageSidecar | null;
+      const sidecar = (await readSidecar(prefix, { storages })) as StageSidecar | null;
       const mine = isOwnCheckpoint(req, sidecar);
       if (mine) found = sidecar;
       return mine;
@@ -148,7 +151,9 @@ export interface StartValues {
  * Every float variable's starting value: from the resume checkpoint (everything), else per the selection from
  * `restoreFrom` (restored) or initialised. Missing or mis-shaped restored variables are UserErrors naming them.
  */
-export async function loadStartValues(req: StageRunRequest, graph: StageGraph, resume: ResumePoint | null): Promise<StartValues> {
+export async function loadStartValues(
+  req: StageRunRequest, graph: StageGraph, resume: ResumePoint | null, options: StoragesOption = {},
+): Promise<StartValues> {
   const source = resume?.prefix ?? req.restoreFrom;
   const restored = new Set(resume ? graph.variables.map((v) => v.name) : req.selection.restored);
   if (!source && req.selection.restored.length > 0) {
@@ -157,7 +162,7 @@ export async function loadStartValues(req: StageRunRequest, graph: StageGraph, r
   }
   const values = new Map<string, Float32Array>();
   const carried = new Map<string, Tensor>();
-  const reader = source ? await CheckpointReader.open(source) : null;
+  const reader = source ? await CheckpointReader.open(source, options) : null;
   try {
     for (const spec of graph.variables) {
       if (reader && restored.has(spec.name)) {

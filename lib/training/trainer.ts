@@ -7,6 +7,7 @@ import { checkpointPrefix, saveCheckpoint, type Tensor as CkptTensor } from '../
 import { makeDataSource, type DataSource } from '../data';
 import { openMetricsLog } from '../metrics';
 import type { ThawSettings, TrainingProcessSettings } from '../settings';
+import { Storages } from '../storage';
 import { loadBackend, requestedBackend } from './backend';
 import { graphOptions, requestedEngine, type StepEngine } from './engine/engine';
 import { createGraphEngine, graphEngineUnavailable, UndifferentiableOpError } from './engine/graph';
@@ -74,13 +75,14 @@ async function openEngine(req: StageRunRequest, graph: StageGraph, data: DataSou
 
 /**
  * Trains the stage in this process (runStage runs this in a child; the trainStage activity runs runStage), with thaw's
- * `settings` (engine and backend overrides, thread pools, data cache, local runs folder).
+ * `settings` (engine and backend overrides, thread pools, data cache, storage and local runs folder).
  */
 export async function trainInProcess(req: StageRunRequest, settings: ThawSettings, hooks: TrainerHooks = {}): Promise<StageResult> {
   const log = hooks.log ?? (() => {});
   const data = makeDataSource(req.data, { seed: req.seed, baseDir: req.baseDir ?? process.cwd(), dataCacheMb: settings.training.dataCacheMb });
   const graph = buildStageGraph(req, data);
-  const resume = await findResumePoint(req);
+  const storages = new Storages(settings.storage);
+  const resume = await findResumePoint(req, { storages });
   const base = { stage: req.stage, startIteration: req.startIteration, endIteration: req.endIteration };
 
   if (resume && resume.iteration === req.endIteration) {
@@ -93,7 +95,7 @@ export async function trainInProcess(req: StageRunRequest, settings: ThawSetting
   if (resume) log(`stage ${req.stage}: resuming from ${resume.prefix}`);
 
   const restoreStart = Date.now();
-  const { values, carried } = await loadStartValues(req, graph, resume);
+  const { values, carried } = await loadStartValues(req, graph, resume, { storages });
   const restoreSeconds = (Date.now() - restoreStart) / 1000;
   const engine = await openEngine(req, graph, data, values, settings.training, log);
   values.clear();
@@ -116,7 +118,7 @@ export async function trainInProcess(req: StageRunRequest, settings: ThawSetting
     const trainable = new Set(graph.variables.filter((v) => v.trainable).map((v) => v.name));
     lastCheckpoint = await saveCheckpoint(req.modelDir, iteration, snapshot(graph, engine.values(), carried), {
       sidecar, maxCheckpoints: req.settings.max_checkpoints, keep: req.keepCheckpoints ?? [],
-      meta: { trainable: (v) => trainable.has(v.name) }, writer: stageWriter(req),
+      meta: { trainable: (v) => trainable.has(v.name) }, writer: stageWriter(req), storages,
     });
     saveSeconds += (Date.now() - t0) / 1000;
     return lastCheckpoint;

@@ -11,6 +11,8 @@ import path from 'node:path';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { TestContext } from 'node:test';
 import { freePort } from '../../app/server/free-port';
+import { defaultStorageSettings, type ThawStorageSettings } from '../../lib/settings';
+import { Storages } from '../../lib/storage';
 import { setEnv } from './env';
 import { REPO_ROOT } from './python';
 
@@ -104,6 +106,11 @@ async function createBucketsWhenUp(
   } finally {
     client.destroy();
   }
+}
+
+/** Storages opened from thaw's default storage settings with these changed, as an edge opens them from what it read. */
+export function storagesWith(settings: Partial<ThawStorageSettings> = {}): Storages {
+  return new Storages({ ...defaultStorageSettings(), ...settings });
 }
 
 /** Starts SeaweedFS for test `t`, points this process' environment at it, and undoes both when the test ends. */

@@ -8,6 +8,7 @@ import { loadPipelineSource } from '../../../lib/pipeline/load';
 import { formatProblem, PipelineError, type PipelineProblem } from '../../../lib/pipeline/problems';
 import { checkPlan, type PreflightReport, type StageReport } from '../../../lib/selection/preflight';
 import { plural, type Problem } from '../../../lib/selection/problems';
+import { Storages } from '../../../lib/storage';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 import { formatTable } from '../../../lib/util/text-table';
 
@@ -85,7 +86,7 @@ export const checkCommand: Command = {
     ['--verbose, -v', 'also list every variable of every stage with its fate'],
   ],
   details: 'Reads the pipeline and the checkpoints it starts from; trains nothing, starts no server. Exit 0 runnable, 1 not runnable, 2 usage.',
-  async run(args) {
+  async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
       verbose: { type: 'boolean', short: 'v', default: false },
@@ -95,7 +96,7 @@ export const checkCommand: Command = {
     let report: PreflightReport;
     try {
       const { plan, locate } = await loadPipelineSource(file);
-      report = await checkPlan(plan, { locate });
+      report = await checkPlan(plan, { locate, storages: new Storages(settings.storage) });
     } catch (err) {
       if (!(err instanceof PipelineError)) throw err;
       report = schemaReport(err);

@@ -1,5 +1,6 @@
 /** `thaw diff`: compare two checkpoints variable by variable; exit 0 only when they are identical. */
 import { diffCheckpoints, type DiffReport, type VariableDiff } from '../../../lib/checkpoint';
+import { Storages } from '../../../lib/storage';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 import { formatTable } from '../../../lib/util/text-table';
 
@@ -42,10 +43,10 @@ export const diffCommand: Command = {
   summary: 'compare two checkpoints per variable (exit 0 only when identical)',
   flags: [['--json', 'print the per-variable report as JSON']],
   details: 'Each checkpoint is a prefix (model_dir/models/model.ckpt-100), a models/ folder or a model_dir (then its latest). Exit 0 identical, 1 different or unreadable, 2 usage.',
-  async run(args) {
+  async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean', default: false } });
     if (positionals.length !== 2) throw new UsageError('expected two checkpoints (prefix, models/ folder or model_dir)');
-    const report = await diffCheckpoints(positionals[0], positionals[1]);
+    const report = await diffCheckpoints(positionals[0], positionals[1], { storages: new Storages(settings.storage) });
     console.log(values.json ? JSON.stringify(report, null, 2) : humanReport(report));
     return report.identical ? 0 : 1;
   },

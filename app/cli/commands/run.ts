@@ -16,6 +16,7 @@ import { failureMessage, queryStatus, resultOf, surviveServerLoss } from '../../
 import { startPipeline, type PipelineHandle } from '../../client/start';
 import { loadPipeline } from '../../../lib/pipeline/load';
 import type { Plan } from '../../../lib/pipeline/plan';
+import { Storages } from '../../../lib/storage';
 import { usesExternalCluster } from '../../server/connection';
 import { installSdkLogs, sdkLogFile } from '../../server/sdk-logs';
 import { startThawWorkers, type RunningWorkers } from '../../../worker';
@@ -77,7 +78,7 @@ export const runCommand: Command = {
       }
       const started = await surviveServerLoss(cluster, () => startPipeline(cluster.client, plan, {
         options: heartbeat === undefined ? undefined : { heartbeatTimeoutSeconds: heartbeat },
-        restart: values.restart,
+        restart: values.restart, storages: new Storages(settings.storage),
       }), { onTakeOver: tookOver });
       say(describeStart(plan, started, cluster));
       if (values.detach) {

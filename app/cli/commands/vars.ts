@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { dtypeBytes, listVariables, locateCheckpoint, numElements, type VariableInfo } from '../../../lib/checkpoint';
 import { CheckpointError } from '../../../lib/checkpoint/errors';
 import { compilePattern } from '../../../lib/selection/pattern';
+import { Storages } from '../../../lib/storage';
 import { formatTable } from '../../../lib/util/text-table';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
@@ -47,18 +48,19 @@ export const varsCommand: Command = {
     ['--match REGEX', 'only the variables the regex selects, in the dialect of a stage\'s restore/freeze patterns'],
   ],
   details: '<ckpt> is a prefix (model_dir/models/model.ckpt-100, or one of its files), a models/ folder or a model_dir; for a folder, the checkpoint it lists is said first (the state file\'s latest, or else the newest complete one). Exit 0 listed, 1 unreadable, 2 usage.',
-  async run(args) {
+  async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
       output: { type: 'string' },
       match: { type: 'string' },
     });
     if (positionals.length !== 1) throw new UsageError('expected exactly one checkpoint (prefix, models/ folder or model_dir)');
-    const located = await locateCheckpoint(positionals[0]);
+    const storages = new Storages(settings.storage);
+    const located = await locateCheckpoint(positionals[0], { storages });
     // Which checkpoint of a folder this is: above the table; on stderr with --json, which stays TensorFlow's listing.
     const which = located.why ? `checkpoint: ${located.prefix} (${located.why})\n` : '';
     if (values.json && which) console.error(which.trimEnd());
-    let vars = await listVariables(located.prefix);
+    let vars = await listVariables(located.prefix, { storages });
     if (values.match !== undefined) {
       const pattern = compilePattern(values.match, { field: '--match' });
       const selected = new Set(pattern.filter(vars.map((v) => v.name)));

@@ -7,6 +7,7 @@ import { CheckpointReader } from '../../checkpoint';
 import { makeDataSource } from '../../data';
 import type { BackendName, DataConfig, LossType, NetworkConfig } from '../../pipeline/plan';
 import type { TrainingProcessSettings } from '../../settings';
+import type { StoragesOption } from '../../storage';
 import { loadBackend, requestedBackend } from '../backend';
 import { getNetwork } from '../networks';
 import { segmentationLoss } from './losses';
@@ -28,12 +29,14 @@ export interface EvaluateRequest {
 }
 
 /** `training`: thaw's settings (the backend override and the data cache). */
-export async function evaluateCheckpoint(req: EvaluateRequest, training: Pick<TrainingProcessSettings, 'backend' | 'dataCacheMb'>): Promise<number> {
+export async function evaluateCheckpoint(
+  req: EvaluateRequest, training: Pick<TrainingProcessSettings, 'backend' | 'dataCacheMb'>, options: StoragesOption = {},
+): Promise<number> {
   const { tf } = await loadBackend(requestedBackend(req.backend ?? 'auto', training.backend));
   const net = getNetwork(req.network.name, { baseDir: req.baseDir });
   const params = net.resolveParams(req.network.params ?? {});
   const data = makeDataSource(req.data, { seed: req.seed, baseDir: req.baseDir ?? process.cwd(), dataCacheMb: training.dataCacheMb });
-  const reader = await CheckpointReader.open(req.checkpoint);
+  const reader = await CheckpointReader.open(req.checkpoint, options);
   const vars = new Map<string, tfTypes.Variable>();
   try {
     for (const spec of net.variables(params)) {
