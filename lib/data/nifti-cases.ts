@@ -179,23 +179,26 @@ function casesFromSections(config: NiftiDataConfig, baseDir: string, phase: Phas
     throw new DataError(`data names section ${unknown}, which data.inputs does not have (it has ${Object.keys(inputs).join(', ')})`, { field: 'data.inputs', fix: `add ${unknown}: {csv_file: ...} to data.inputs, or fix the name` });
   }
   const sections = new Map(used.map((name) => [name, filesOf(name, inputs[name], baseDir)]));
-  const first = sections.get(used[0])!;
+  // Subjects in the order of the first section the data uses, in the order of data.inputs (NiftyNet's: its first
+  // input section in the file); with a split file sorted by id, as NiftyNet's merge with the split sorts them.
+  const leading = Object.keys(inputs).find((name) => used.includes(name))!;
+  const first = sections.get(leading)!;
   let subjects = [...first.keys()];
   if (config.dataset_split_file) {
     const splitFile = path.resolve(baseDir, config.dataset_split_file);
     const split = readSplitFile(splitFile);
     const missing = [...split.keys()].find((s) => !first.has(s));
     if (missing !== undefined) {
-      throw new DataError(`${splitFile}: names subject ${missing}, which section [${used[0]}] does not list`, { file: splitFile, field: 'data.dataset_split_file', fix: `add ${missing} to section [${used[0]}], or remove its row from the split file` });
+      throw new DataError(`${splitFile}: names subject ${missing}, which section [${leading}] does not list`, { file: splitFile, field: 'data.dataset_split_file', fix: `add ${missing} to section [${leading}], or remove its row from the split file` });
     }
-    subjects = subjects.filter((s) => split.get(s) === phase);
+    subjects = subjects.filter((s) => split.get(s) === phase).sort();
     if (subjects.length === 0) throw new DataError(`${splitFile}: no subject is in phase ${phase}`, { file: splitFile, field: 'data.dataset_split_file', fix: `mark some subjects ${phase}` });
   }
   return subjects.map((subject) => {
     const fileOf = (name: string) => {
       const entry = sections.get(name)!.get(subject);
       if (!entry) {
-        throw new DataError(`subject ${subject} (of section [${used[0]}]) has no file in section [${name}]`, { field: `data.inputs.${name}`, fix: `give the subject a file in [${name}] (a row ${subject},<file> of its csv_file, or a file its search finds), or leave the subject out of the data` });
+        throw new DataError(`subject ${subject} (of section [${leading}]) has no file in section [${name}]`, { field: `data.inputs.${name}`, fix: `give the subject a file in [${name}] (a row ${subject},<file> of its csv_file, or a file its search finds), or leave the subject out of the data` });
       }
       return entry.file;
     };

@@ -12,6 +12,8 @@ Jobs:
          and returns what nibabel reads back as img.affine
   {"kind": "write_pair", "image": NIfTI, "label": NIfTI, "shape": [X, Y, Z], "classes": int}
       -> writes a float32 image and a uint8 label map (values 0..classes-1) of that shape; returns the shape
+  {"kind": "write_volume", "file": NIfTI, "shape": [...], "seed": int, "classes"?: int}
+      -> writes a float32 image of normal values drawn with `seed` or, given classes, a uint8 label map
   {"kind": "test_data"}
       -> {"dir": nibabel's own test data folder (small public NIfTI files), "files": its .nii / .nii.gz names}
 """
@@ -73,13 +75,25 @@ def job_write_pair(job):
     return {"shape": list(shape)}
 
 
+def job_write_volume(job):
+    """One float image (normal values from `seed`) or, with `classes`, a label map of class indices."""
+    shape = tuple(job["shape"])
+    rng = np.random.default_rng(job.get("seed", 0))
+    if "classes" in job:
+        data = rng.integers(0, job["classes"], size=shape).astype(np.uint8)
+    else:
+        data = rng.normal(size=shape).astype(np.float32)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), job["file"])
+    return {"shape": list(shape)}
+
+
 def job_test_data(_job):
     folder = os.path.join(os.path.dirname(nib.__file__), "tests", "data")
     names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(folder, "*.nii*")) if not f.endswith(".dconn.nii"))
     return {"dir": folder, "files": names}
 
 
-JOBS = {"describe": job_describe, "compare": job_compare, "write_spatial": job_write_spatial, "write_pair": job_write_pair, "test_data": job_test_data}
+JOBS = {"describe": job_describe, "compare": job_compare, "write_spatial": job_write_spatial, "write_pair": job_write_pair, "write_volume": job_write_volume, "test_data": job_test_data}
 
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:

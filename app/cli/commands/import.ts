@@ -11,6 +11,7 @@ import { resolveStartingCheckpoint } from '../../../lib/checkpoint';
 import { formatImportNote, importNiftyNetConfigs } from '../../../lib/niftynet/import';
 import { importedPipelineText } from '../../../lib/niftynet/pipeline-text';
 import { parsePipeline } from '../../../lib/pipeline/load';
+import { Storages } from '../../../lib/storage';
 import { writeFileAtomic } from '../../../lib/storage/atomic-files';
 import { parseCommandArgs, UsageError, type Command } from '../command';
 
@@ -24,7 +25,7 @@ export const importCommand: Command = {
     ['--force', 'overwrite the output file'],
   ],
   details: 'Maps [NETWORK], [TRAINING], [SYSTEM] model_dir and dataset_split_file, the input sections (csv_file) and [SEGMENTATION]; each later file starts from the stage before, and where NiftyNet\'s starting_iter or model_dir says otherwise, a warning explains what the pipeline does. Check the result with thaw check.',
-  async run(args) {
+  async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, {
       output: { type: 'string', short: 'o' },
       name: { type: 'string' },
@@ -34,7 +35,8 @@ export const importCommand: Command = {
     const output = values.output;
     if (output === undefined) throw new UsageError('expected -o <pipeline.yaml>: where to write the pipeline');
     if (existsSync(output) && !values.force) throw new UsageError(`${output} exists: give --force to overwrite it, or another -o`);
-    const imported = await importNiftyNetConfigs(positionals, { name: values.name, latestIteration: async (dir) => (await resolveStartingCheckpoint(dir, -1))?.iteration ?? null });
+    const storages = new Storages(settings.storage);
+    const imported = await importNiftyNetConfigs(positionals, { name: values.name, latestIteration: async (dir) => (await resolveStartingCheckpoint(dir, -1, { storages }))?.iteration ?? null });
     for (const w of imported.warnings) process.stderr.write(`warning: ${formatImportNote(w)}\n`);
     const text = importedPipelineText(imported, positionals, output);
     // What is written must load: a mapping that produced an invalid pipeline is thaw's bug, not the user's.
