@@ -10,9 +10,10 @@ import path from 'node:path';
 import test from 'node:test';
 import { isUserError } from '../lib/errors';
 import { readIni } from '../lib/niftynet/ini';
+import { SHARED_DIR } from './helpers/fixtures';
 import { runPython } from './helpers/python';
 
-const FIXTURES = path.join(__dirname, '..', '..', 'shared', 'fixtures', 'niftynet');
+const FIXTURES = path.join(SHARED_DIR, 'fixtures', 'niftynet');
 
 function iniFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -37,7 +37,7 @@ export const importCommand: Command = {
     if (existsSync(output) && !values.force) throw new UsageError(`${output} exists: give --force to overwrite it, or another -o`);
     const storages = new Storages(settings.storage);
     const imported = await importNiftyNetConfigs(positionals, { name: values.name, latestIteration: async (dir) => (await resolveStartingCheckpoint(dir, -1, { storages }))?.iteration ?? null });
-    for (const w of imported.warnings) process.stderr.write(`warning: ${formatImportNote(w)}\n`);
+    for (const w of imported.warnings) console.error(`warning: ${formatImportNote(w)}`);
     const text = importedPipelineText(imported, positionals, output);
     // What is written must load: a mapping that produced an invalid pipeline is thaw's bug, not the user's.
     try {
