@@ -212,6 +212,6 @@ describe('NIfTI data source', () => {
     expectDataError(make({ csv: 'nocols.csv' }), 'nocols.csv', "'image' and 'label'");
     writeFileSync(path.join(dir, 'missing.csv'), 'image,label\nglob/case1.nii.gz,glob/gone.nii.gz\n');
     expectDataError(make({ csv: 'missing.csv' }), 'missing.csv:2', 'gone.nii.gz', 'does not exist');
-    expectDataError(make({}), 'either csv or images');
+    expectDataError(make({}), 'csv, images or inputs');
   });
 });

@@ -17,10 +17,10 @@ import { parseCommandArgs, UsageError, type Command } from '../command';
 
 export const importCommand: Command = {
   name: 'import',
-  usage: 'import <a.ini> [b.ini ...] -o <pipeline.yaml> [--name NAME] [--force]',
+  usage: 'import <a.ini> [b.ini ...] --output <pipeline.yaml> [--name NAME] [--force]',
   summary: 'NiftyNet .ini configs into a pipeline: one stage per file, a chain in the order given',
   flags: [
-    ['-o, --output FILE', 'the pipeline YAML to write (refused if it exists, unless --force)'],
+    ['--output FILE, -o', 'the pipeline YAML to write (refused if it exists, unless --force)'],
     ['--name NAME', 'pipeline name (default: the first file\'s name)'],
     ['--force', 'overwrite the output file'],
   ],
@@ -33,7 +33,7 @@ export const importCommand: Command = {
     });
     if (positionals.length === 0) throw new UsageError('expected one or more NiftyNet .ini files');
     const output = values.output;
-    if (output === undefined) throw new UsageError('expected -o <pipeline.yaml>: where to write the pipeline');
+    if (output === undefined) throw new UsageError('expected --output <pipeline.yaml> (or -o): where to write the pipeline');
     if (existsSync(output) && !values.force) throw new UsageError(`${output} exists: give --force to overwrite it, or another -o`);
     const storages = new Storages(settings.storage);
     const imported = await importNiftyNetConfigs(positionals, { name: values.name, latestIteration: async (dir) => (await resolveStartingCheckpoint(dir, -1, { storages }))?.iteration ?? null });
