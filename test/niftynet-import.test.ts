@@ -132,9 +132,10 @@ describe('thaw import: the BraTS staged-unfreezing study (study_1) as one pipeli
     assert.match(note.message, /model\.ckpt-5558/);
     assert.match(note.message, /brats_tl_freez_0's final checkpoint/);
     // Keys that are not carried over are listed with their line, and said once for the chain.
-    const sampling = imported.warnings.filter((w) => w.key === '[NETWORK] window_sampling');
-    assert.deepEqual(sampling.map((w) => w.file), [files[0]]);
-    assert.equal(sampling[0].line, readFileSync(files[0], 'utf8').split('\n').findIndex((l) => l.startsWith('window_sampling')) + 1);
+    const foreground = imported.warnings.filter((w) => w.key === '[NETWORK] foreground_type');
+    assert.deepEqual(foreground.map((w) => w.file), [files[0]]);
+    assert.equal(foreground[0].line, readFileSync(files[0], 'utf8').split('\n').findIndex((l) => l.startsWith('foreground_type')) + 1);
+    assert.equal((imported.pipeline.data as NiftiDataConfig).window_sampling, 'weighted', 'window_sampling = weighted, by the label map (sampler = label)');
   });
 
   test('thaw import writes the YAML, refuses to overwrite it, and the data is NiftyNet\'s sections', async () => {
@@ -205,7 +206,8 @@ describe('thaw import: the prostate training config (folder search, one channel)
     assert.deepEqual([stage[0].lr, stage[0].batch_size, stage[0].save_every_n, stage[0].max_checkpoints], [0.001, 4, 100, 500]);
     const { plan } = parsePipelineSource(readFileSync(path.join(data, 'pipeline.yaml'), 'utf8'), path.join(data, 'pipeline.yaml'));
     assert.deepEqual(findNiftiCases(plan.stages[0].data as NiftiDataConfig, data).map((c) => c.subject).sort(), ['Case00', 'Case01']);
-    for (const key of ['[NETWORK] histogram_ref_file', '[NETWORK] window_sampling', '[SYSTEM] dataset_split_file', '[TRAINING] rotation_angle']) {
+    assert.equal((imported.pipeline.data as NiftiDataConfig).window_sampling, 'balanced');
+    for (const key of ['[NETWORK] histogram_ref_file', '[NETWORK] cutoff', '[SYSTEM] dataset_split_file', '[TRAINING] rotation_angle']) {
       assert.ok(imported.warnings.some((w) => w.key === key && w.line !== null), `${key} is reported: ${imported.warnings.map(formatImportNote).join('\n')}`);
     }
   });

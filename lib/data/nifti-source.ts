@@ -17,6 +17,7 @@ import { readNifti, readNiftiHeader, type NiftiHeader } from './nifti';
 import { findNiftiCases, type NiftiCase } from './nifti-cases';
 import { normaliseChannels } from './normalise';
 import { Purpose, sampleStream } from './random';
+import { drawOrigin, originTable, type OriginTable } from './window-sampling';
 import type { Batch, DataSource } from './source';
 
 interface Geometry {
@@ -30,6 +31,8 @@ interface LoadedCase {
   image: Float32Array;
   /** C order [x, y, z]. */
   labels: Int32Array;
+  /** How window origins are drawn from this case (null: uniformly). */
+  origins: OriginTable | null;
 }
 
 /**
@@ -111,14 +114,18 @@ function readImages(files: string[]): Float32Array {
   return all;
 }
 
-function loadCase(c: NiftiCase, geometry: Geometry, normalisation: NiftiDataConfig['normalisation'], numClasses: number): LoadedCase {
+function loadCase(c: NiftiCase, geometry: Geometry, config: NiftiDataConfig, window: number[], numClasses: number): LoadedCase {
   const image = readImages(c.images);
-  normaliseChannels(image, geometry.channels, normalisation);
+  normaliseChannels(image, geometry.channels, config.normalisation);
+  const labels = toCropLayout(readLabels(c.label, numClasses), { ...geometry, channels: 1 }, (n) => new Int32Array(n));
   return {
     image: toCropLayout(image, geometry, (n) => new Float32Array(n)),
-    labels: toCropLayout(readLabels(c.label, numClasses), { ...geometry, channels: 1 }, (n) => new Int32Array(n)),
+    labels,
+    origins: originTable(config.window_sampling ?? 'uniform', labels, geometry.spatial, window),
   };
 }
+
+const bytesOf = (v: LoadedCase) => v.image.byteLength + v.labels.byteLength + (v.origins?.bytes ?? 0);
 
 /** A small least-recently-used cache bounded by bytes. */
 class VolumeCache {
@@ -136,11 +143,11 @@ class VolumeCache {
     }
     const value = load();
     this.entries.set(key, value);
-    this.bytes += value.image.byteLength + value.labels.byteLength;
+    this.bytes += bytesOf(value);
     for (const [k, v] of this.entries) {
       if (this.bytes <= this.budget || k === key) break;
       this.entries.delete(k);
-      this.bytes -= v.image.byteLength + v.labels.byteLength;
+      this.bytes -= bytesOf(v);
     }
     return value;
   }
@@ -163,9 +170,9 @@ export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: 
   for (const c of cases) for (const v of readLabels(c.label, config.num_classes ?? null)) if (v > maxLabel) maxLabel = v;
   const numClasses = config.num_classes ?? maxLabel + 1;
   const cache = new VolumeCache(cacheMb * 2 ** 20);
-  const load = (i: number) => cache.get(i, () => loadCase(cases[i], geometries[i], config.normalisation, numClasses));
-
   const crop3 = [crop[0], crop[1], crop[2] ?? 1];
+  const load = (i: number) => cache.get(i, () => loadCase(cases[i], geometries[i], config, crop3, numClasses));
+
   const cropVoxels = crop3[0] * crop3[1] * crop3[2];
   return {
     numClasses,
@@ -177,9 +184,9 @@ export function makeNiftiSource(config: NiftiDataConfig, seed: number, baseDir: 
       for (let b = 0; b < batchSize; b++) {
         const rng = sampleStream(seed, iteration, b, Purpose.niftiPick);
         const index = rng.int(cases.length);
-        const [X, Y, Z] = geometries[index].spatial;
-        const origin = crop3.map((c, d) => rng.int([X, Y, Z][d] - c + 1));
+        const [, Y, Z] = geometries[index].spatial;
         const vol = load(index);
+        const origin = drawOrigin(rng, vol.origins, geometries[index].spatial, crop3);
         // Source and crop share the C-order layout: copy one contiguous z-run per (x, y).
         const [cx, cy, cz] = crop3;
         for (let x = 0; x < cx; x++) {

@@ -71,8 +71,6 @@ const REASONS: Record<string, string> = {
   exclude_fraction_for_inference: 'thaw does not validate during stages yet; with dataset_split_file only its training rows are used',
   rotation_angle: 'thaw has no augmentation yet',
   scaling_percentage: 'thaw has no augmentation yet',
-  window_sampling: 'thaw samples windows uniformly',
-  sampler: 'thaw samples windows uniformly',
   histogram_ref_file: 'thaw has no histogram normalisation',
   norm_type: 'thaw has no histogram normalisation',
   cutoff: 'thaw has no histogram normalisation',
@@ -255,6 +253,17 @@ function dataOf(source: Source, warnings: ImportNote[]): { data: Record<string, 
   const split = take(source, 'SYSTEM', 'dataset_split_file');
   if (split && existsSync(pathFrom(source, split.value))) data.dataset_split_file = pathFrom(source, split.value);
   else if (split) warnings.push({ file: source.file, line: split.line, key: '[SYSTEM] dataset_split_file', message: `${pathFrom(source, split.value)} does not exist here: NiftyNet would write a random split by exclude_fraction_for_validation / _inference; the pipeline trains on every subject (give the file to keep NiftyNet's split)` });
+  const sampling = take(source, 'NETWORK', 'window_sampling');
+  if (sampling) {
+    const mode = sampling.value.trim().toLowerCase();
+    if (mode === 'weighted' || mode === 'balanced' || mode === 'uniform') {
+      if (mode !== 'uniform') data.window_sampling = mode;
+    } else warnings.push({ file: source.file, line: sampling.line, key: '[NETWORK] window_sampling', message: `not imported: thaw samples windows uniformly, by weight or balanced, not ${sampling.value}` });
+  }
+  const sampler = take(source, APPLICATION_SECTION, 'sampler');
+  if (sampler && data.window_sampling && sampler.value.trim() !== label.value.trim()) {
+    warnings.push({ file: source.file, line: sampler.line, key: '[SEGMENTATION] sampler', message: `[${sampler.value.trim()}]: thaw's ${String(data.window_sampling)} sampling uses the label map ([${label.value.trim()}]) as its sampling map` });
+  }
   // NiftyNet: whitening = True is zero mean, unit variance per image; thaw's zscore is that over the whole volume.
   const whitening = bool(source, 'NETWORK', 'whitening');
   data.normalisation = whitening ? 'zscore' : 'none';

@@ -393,7 +393,7 @@ function stageData(top: Raw | undefined, own: Raw | undefined, baseDir: string, 
   if (!merged.spatial_size) problems.at(at, `${field}.spatial_size is missing: give 2 or 3 sizes, e.g. [32, 32]`);
   if (merged.kind === 'synthetic') {
     if (!merged.task) problems.at(at, `${field}.task is missing: name a synthetic task, e.g. "A"`);
-    for (const k of ['images', 'label_suffix', 'csv', 'inputs', 'image', 'label', 'dataset_split_file', 'normalisation']) {
+    for (const k of ['images', 'label_suffix', 'csv', 'inputs', 'image', 'label', 'dataset_split_file', 'window_sampling', 'normalisation']) {
       if (k in merged) problems.at(at, `${field}.${k} applies to nifti data only, not to synthetic data`);
     }
   } else {

@@ -67,6 +67,8 @@ export interface NiftiDataConfig {
   label?: string;
   /** NiftyNet's subject_id,phase split file; training uses the `training` rows. */
   dataset_split_file?: string;
+  /** Where windows are cut: uniformly (default), or by the label map as NiftyNet's weighted / balanced samplers. */
+  window_sampling?: 'uniform' | 'weighted' | 'balanced';
   /** Random crop size, 2 or 3 numbers. */
   spatial_size: number[];
   normalisation: 'zscore' | 'minmax' | 'none';

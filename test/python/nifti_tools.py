@@ -12,8 +12,9 @@ Jobs:
          and returns what nibabel reads back as img.affine
   {"kind": "write_pair", "image": NIfTI, "label": NIfTI, "shape": [X, Y, Z], "classes": int}
       -> writes a float32 image and a uint8 label map (values 0..classes-1) of that shape; returns the shape
-  {"kind": "write_volume", "file": NIfTI, "shape": [...], "seed": int, "classes"?: int}
-      -> writes a float32 image of normal values drawn with `seed` or, given classes, a uint8 label map
+  {"kind": "write_volume", "file": NIfTI, "shape": [...], "seed": int, "classes"?: int, "set"?: [[x, y, z, value]]}
+      -> writes a float32 image of normal values drawn with `seed` or, given classes, a uint8 label map; `set`
+         overwrites single voxels
   {"kind": "test_data"}
       -> {"dir": nibabel's own test data folder (small public NIfTI files), "files": its .nii / .nii.gz names}
 """
@@ -83,6 +84,8 @@ def job_write_volume(job):
         data = rng.integers(0, job["classes"], size=shape).astype(np.uint8)
     else:
         data = rng.normal(size=shape).astype(np.float32)
+    for x, y, z, value in job.get("set", []):
+        data[x, y, z] = value
     nib.save(nib.Nifti1Image(data, np.eye(4)), job["file"])
     return {"shape": list(shape)}
 
