@@ -115,7 +115,9 @@ export function randomValues(specs: readonly VariableSpec[], seed: number): Map<
           return 0.2 * rng.normal();
       }
     };
-    out.set(spec.name, Float32Array.from({ length: n }, draw));
+    const values = new Float32Array(n);
+    for (let k = 0; k < n; k++) values[k] = draw();
+    out.set(spec.name, values);
   }
   return out;
 }
