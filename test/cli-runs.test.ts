@@ -69,9 +69,30 @@ test('a run no worker polls: status, wait and cancel from another folder say so 
     assert.match(status.stdout, /no worker polls the task queues thaw-cpu and thaw-gpu .*: the run makes no progress until one does/);
     assert.doesNotMatch(status.stdout + status.stderr, /\n\s+at |Channel has been shut down|no worker answered/);
   }
-  const wait = await cli(['wait', runId]);
+  // While wait gives workers its grace time to poll (2 s: no worker is starting here), the commands that reach no
+  // server (or another model_dir's, which never ran) run beside it; the ones on this model_dir's database come after
+  // (they would wait for its lock).
+  const otherPipeline = writePipeline(elsewhere, 'never', `  - {name: only, iterations: 5}\n`);
+  const [wait, badGrace, neverRan, notAnId, statusNever, badLimit] = await Promise.all([
+    cli(['wait', runId, '--grace', '2']),
+    cli(['wait', runId, '--grace', 'soon']),
+    cli(['status', 'thaw-nope-0123456789']),
+    cli(['status', 'nope']),
+    cli(['status', otherPipeline]),
+    cli(['list', '--limit', 'abc']),
+  ]);
   assert.equal(wait.code, 1, wait.stdout + wait.stderr);
   assertOneClearLine(wait, new RegExp(`thaw wait: run ${runId} makes no progress: no worker polls the task queues thaw-cpu and thaw-gpu`));
+  assert.equal(badGrace.code, 2);
+  assertOneClearLine(badGrace, /thaw wait: --grace takes a number >= 0 \(seconds\), got "soon"/);
+  assert.equal(neverRan.code, 1);
+  assertOneClearLine(neverRan, /thaw status: no run thaw-nope-0123456789: the embedded server of its model_dir has never run/);
+  assert.equal(notAnId.code, 2);
+  assertOneClearLine(notAnId, /thaw status: "nope" is neither a pipeline file nor a thaw run id/);
+  assert.equal(statusNever.code, 1);
+  assertOneClearLine(statusNever, /thaw status: no run thaw-never-\w+: the embedded server of its model_dir has never run/);
+  assert.equal(badLimit.code, 2);
+  assertOneClearLine(badLimit, /thaw list: --limit takes a whole number >= 1 \(runs\), got "abc"/);
 
   const hash = modelDirHash(plan.model_dir);
   const unknownHere = await cli(['status', `thaw-nope-${hash}`]);
@@ -80,23 +101,10 @@ test('a run no worker polls: status, wait and cancel from another folder say so 
   const cancelUnknown = await cli(['cancel', `thaw-nope-${hash}`]);
   assert.equal(cancelUnknown.code, 1);
   assertOneClearLine(cancelUnknown, new RegExp(`thaw cancel: no run thaw-nope-${hash} on `));
-  const neverRan = await cli(['status', 'thaw-nope-0123456789']);
-  assert.equal(neverRan.code, 1);
-  assertOneClearLine(neverRan, /thaw status: no run thaw-nope-0123456789: the embedded server of its model_dir has never run/);
-  const notAnId = await cli(['status', 'nope']);
-  assert.equal(notAnId.code, 2);
-  assertOneClearLine(notAnId, /thaw status: "nope" is neither a pipeline file nor a thaw run id/);
-  const otherPipeline = writePipeline(elsewhere, 'never', `  - {name: only, iterations: 5}\n`);
-  const statusNever = await cli(['status', otherPipeline]);
-  assert.equal(statusNever.code, 1);
-  assertOneClearLine(statusNever, /thaw status: no run thaw-never-\w+: the embedded server of its model_dir has never run/);
 
   const list = await cli(['list']);
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout, new RegExp(`${runId}\\s+running`));
-  const badLimit = await cli(['list', '--limit', 'abc']);
-  assert.equal(badLimit.code, 2);
-  assertOneClearLine(badLimit, /thaw list: --limit takes a whole number >= 1 \(runs\), got "abc"/);
 
   const cancel = await cli(['cancel', file]);
   assert.equal(cancel.code, 0, cancel.stdout + cancel.stderr);

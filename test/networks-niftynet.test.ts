@@ -12,7 +12,7 @@ import { loadBackend } from '../lib/training/backend';
 import { getNetwork, listNetworks } from '../lib/training/networks';
 import {
   caseBatch, caseTransforms, randomValues, readFloat32, relativeMaxDiff, runNiftyNet, thawForward, writeArray, writeValues,
-  type Case, type Job, type ReferenceVariable,
+  type Case, type ForwardPass, type Job, type ReferenceVariable,
 } from './helpers/niftynet';
 import { tempDir } from './helpers/training';
 
@@ -74,7 +74,7 @@ test('forward passes equal NiftyNet\'s in training and inference mode (≤ 1e-4 
   assert.equal(name, 'tensorflow');
   const dir = tempDir('nn-forward');
   const jobs: Job[] = [];
-  const ours: Float32Array[] = [];
+  const passes: { c: Case; pass: ForwardPass; ours: Float32Array }[] = [];
   for (const [i, c] of FORWARD_CASES.entries()) {
     const specs = getNetwork(c.network).variables(c.params);
     const values = randomValues(specs, 100 + i);
@@ -85,20 +85,18 @@ test('forward passes equal NiftyNet\'s in training and inference mode (≤ 1e-4 
     const transforms = caseTransforms(c, i);
     const p = getNetwork(c.network).resolveParams(c.params);
     const affine = transforms ? writeArray(`${dir}/affine-${i}.f32`, transforms, [2, p.dims + 1, p.dims + 1]) : null;
-    for (const training of [true, false]) {
-      ours.push(thawForward(tf, c, values, images, training, training ? transforms : null));
-      jobs.push({ kind: 'forward', network: { name: c.network, params: c.params }, checkpoint, input, training, output: `${dir}/y-${i}-${training}.f32`, affine });
-    }
+    const casePasses = [true, false].map((training) => ({ training, output: `${dir}/y-${i}-${training}.f32` }));
+    for (const pass of casePasses) passes.push({ c, pass, ours: thawForward(tf, c, values, images, pass.training, pass.training ? transforms : null) });
+    jobs.push({ kind: 'forward', network: { name: c.network, params: c.params }, checkpoint, input, passes: casePasses, affine });
   }
   await runNiftyNet(dir, jobs);
-  jobs.forEach((job, j) => {
-    const c = FORWARD_CASES[Math.floor(j / 2)];
-    const reference = readFloat32((job as { output: string }).output);
-    assert.equal(ours[j].length, reference.length, `${c.network} output size`);
-    const { diff, scale } = relativeMaxDiff(ours[j], reference);
-    const mode = (job as { training: boolean }).training ? 'training' : 'inference';
+  for (const { c, pass, ours } of passes) {
+    const reference = readFloat32(pass.output);
+    assert.equal(ours.length, reference.length, `${c.network} output size`);
+    const { diff, scale } = relativeMaxDiff(ours, reference);
+    const mode = pass.training ? 'training' : 'inference';
     console.log(`# forward ${c.network} ${JSON.stringify(c.params)} ${mode}: max diff ${diff.toExponential(2)} of scale ${scale.toFixed(2)}`);
     assert.ok(diff <= 1e-4, `${c.network} ${JSON.stringify(c.params)} ${mode}: max difference ${diff} of the output scale`);
-  });
+  }
 });
 

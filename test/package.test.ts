@@ -88,7 +88,11 @@ test('a fresh project installs the packed tarball offline, sets up, and runs the
     }
   };
 
-  await timed('pack', () => exec('npm', ['pack', '--pack-destination', work], { cwd: source, maxBuffer: 64 << 20 }));
+  // The dev server for the runs at the end starts while npm packs.
+  const [server] = await Promise.all([
+    startTestServer(t),
+    timed('pack', () => exec('npm', ['pack', '--pack-destination', work], { cwd: source, maxBuffer: 64 << 20 })),
+  ]);
   const tarball = readdirSync(work).find((f) => /^thaw-.*\.tgz$/.test(f));
   assert.ok(tarball, 'npm pack made a tarball');
   const listing = execFileSync('tar', ['tzf', path.join(work, tarball)], { encoding: 'utf8' }).split('\n');
@@ -113,30 +117,30 @@ test('a fresh project installs the packed tarball offline, sets up, and runs the
   const manifest = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
   assert.equal(manifest.allowScripts?.['@tensorflow/tfjs-node'], false, 'later installs will not run the download script');
 
-  const help = await npx('--help');
+  writeFileSync(path.join(project, 'pipeline.yaml'), PIPELINE);
+  const [help, version, check] = await Promise.all([npx('--help'), npx('--version'), npx('check', 'pipeline.yaml')]);
   assert.match(help.stdout, /thaw setup\s+install TensorFlow/);
   const manifestVersion = (JSON.parse(readFileSync(path.join(source, 'package.json'), 'utf8')) as { version: string }).version;
-  assert.equal((await npx('--version')).stdout, `thaw ${manifestVersion}\n`, 'the installed package finds its own package.json from dist/');
-  writeFileSync(path.join(project, 'pipeline.yaml'), PIPELINE);
-  const check = await npx('check', 'pipeline.yaml');
+  assert.equal(version.stdout, `thaw ${manifestVersion}\n`, 'the installed package finds its own package.json from dist/');
   assert.match(check.stdout, /pipeline\.yaml: runnable \(2 stages, 0 warnings\)/);
 
-  const server = await startTestServer(t);
   writeFileSync(path.join(project, 'run-pipeline.mjs'), readmeExample());
-  const run = await timed('example run', () => exec(process.execPath, ['run-pipeline.mjs', 'pipeline.yaml'], {
-    cwd: project, env: { ...process.env, TEMPORAL_ADDRESS: server.address }, timeout: 300_000, maxBuffer: 64 << 20,
-  }));
-  const modelDir = path.join(project, 'run');
-  assert.match(run.stdout, new RegExp(`pretrain: iterations 0→3, loss [\\d.]+, ${path.join(modelDir, 'models', 'model.ckpt-3')}`));
-  assert.match(run.stdout, new RegExp(`head: iterations 3→5, loss [\\d.]+, ${path.join(modelDir, 'models', 'model.ckpt-5')}`));
-
-  // A team that bundles workflow code ahead of time finds thaw's workflows in the installed package.
+  // A team that bundles workflow code ahead of time finds thaw's workflows in the installed package. Its run (own
+  // task queues, pipeline and model_dir) goes beside the README example's, on the same server.
   writeFileSync(path.join(project, 'bundled.mjs'), BUNDLED);
   writeFileSync(path.join(project, 'one.yaml'), PIPELINE.replace('name: consumer', 'name: bundled').replace('./run', './run-bundled')
     .replace(/\n {2}- \{name: head.*\n/, '\n'));
-  const bundled = await timed('bundled run', () => exec(process.execPath, ['bundled.mjs', 'one.yaml'], {
-    cwd: project, env: { ...process.env, TEMPORAL_ADDRESS: server.address }, timeout: 300_000, maxBuffer: 64 << 20,
-  }));
+  const [run, bundled] = await Promise.all([
+    timed('example run', () => exec(process.execPath, ['run-pipeline.mjs', 'pipeline.yaml'], {
+      cwd: project, env: { ...process.env, TEMPORAL_ADDRESS: server.address }, timeout: 300_000, maxBuffer: 64 << 20,
+    })),
+    timed('bundled run', () => exec(process.execPath, ['bundled.mjs', 'one.yaml'], {
+      cwd: project, env: { ...process.env, TEMPORAL_ADDRESS: server.address }, timeout: 300_000, maxBuffer: 64 << 20,
+    })),
+  ]);
+  const modelDir = path.join(project, 'run');
+  assert.match(run.stdout, new RegExp(`pretrain: iterations 0→3, loss [\\d.]+, ${path.join(modelDir, 'models', 'model.ckpt-3')}`));
+  assert.match(run.stdout, new RegExp(`head: iterations 3→5, loss [\\d.]+, ${path.join(modelDir, 'models', 'model.ckpt-5')}`));
   assert.match(bundled.stdout, /bundled \d+ bytes of workflow code; pretrain done at 3/);
 
   const spec = path.join(work, 'spec.json');

@@ -39,9 +39,16 @@ export interface ReferenceVariable {
   trainable: boolean;
 }
 
+/** A forward pass in training or inference mode, its output written to `output` (raw float32). */
+export interface ForwardPass {
+  training: boolean;
+  output: string;
+}
+
 export type Job =
   | { kind: 'variables'; network: NetworkRef; spatial_size: number[] }
-  | { kind: 'forward'; network: NetworkRef; checkpoint: string; input: ArrayRef; training: boolean; output: string; affine?: ArrayRef | null }
+  /** One graph, one restore: the passes are calls of one network instance on shared variables, as NiftyNet's application makes them. */
+  | { kind: 'forward'; network: NetworkRef; checkpoint: string; input: ArrayRef; passes: ForwardPass[]; affine?: ArrayRef | null }
   | {
     kind: 'step'; network: NetworkRef; checkpoint: string; input: ArrayRef; labels: ArrayRef; loss_type: string;
     optimizer: Record<string, unknown>; vars_to_freeze: string | null; frozen_batch_norm: 'batch' | 'moving'; save: string;
@@ -108,7 +115,9 @@ export function randomValues(specs: readonly VariableSpec[], seed: number): Map<
           return 0.2 * rng.normal();
       }
     };
-    out.set(spec.name, Float32Array.from({ length: n }, draw));
+    const values = new Float32Array(n);
+    for (let k = 0; k < n; k++) values[k] = draw();
+    out.set(spec.name, values);
   }
   return out;
 }

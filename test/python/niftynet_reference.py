@@ -4,7 +4,9 @@ computed by NiftyNet's own classes (see niftynet_shim.py for how they run under 
 usage: niftynet_reference.py JOBS.json
 JOBS.json is a list of jobs; stdout is a JSON list with one result per job. Arrays travel as raw little-endian
 float32 / int32 files (`{"file": ..., "shape": [...]}`), weights as TensorFlow checkpoints (thaw writes them, NiftyNet's
-Saver restores them: a missing or mis-shaped variable fails the job).
+Saver restores them: a missing or mis-shaped variable fails the job). Sessions run without Grappler's graph rewrites
+(see `session`): each graph runs once, so optimising it costs more than it saves; the ops and their kernels are the
+same.
 
 A network is `{"name": <thaw network name>, "params": <the params the user gave>}`. Only params that were given are
 set on NiftyNet's class, so a job with `{}` runs NiftyNet's own defaults, and `activation_function` defaults to
@@ -13,9 +15,12 @@ NiftyNet's [NETWORK] default, 'relu' (niftynet/utilities/user_parameters_default
 Jobs:
   {"kind": "variables", "network": N, "spatial_size": [...]}
       -> [{"name", "shape", "dtype", "trainable"}] in creation order (tf.global_variables()).
-  {"kind": "forward", "network": N, "checkpoint": PREFIX, "input": ARRAY, "training": bool, "output": FILE,
-   "affine": ARRAY|null}
-      -> {"shape": [...]}; the output is written to FILE. `affine` fixes DenseVNet's random augmentation.
+  {"kind": "forward", "network": N, "checkpoint": PREFIX, "input": ARRAY,
+   "passes": [{"training": bool, "output": FILE}, ...], "affine": ARRAY|null}
+      -> [{"shape": [...]}, ...]; each pass's output is written to its FILE. The passes are calls of one network
+         instance in one graph, as NiftyNet's application builds training and inference on shared variables (its
+         layers are templates): the variables are made and restored once. `affine` fixes DenseVNet's random
+         augmentation.
   {"kind": "step", "network": N, "checkpoint": PREFIX, "input": ARRAY, "labels": ARRAY, "loss_type": str,
    "optimizer": {"name": "adam"|"momentum"|"sgd", "lr", ...}, "vars_to_freeze": regex|null,
    "frozen_batch_norm": "batch"|"moving", "save": PREFIX, "affine": ARRAY|null}
@@ -169,6 +174,14 @@ def job_variables(job):
                  "trainable": v.name in trainable} for v in tf.global_variables()]
 
 
+def session(graph):
+    """A session for one graph that runs once or twice: Grappler's rewrites off (they took half of a training step's
+    time here, and left every loss and output bit for bit the same)."""
+    config = tf.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    return tf.Session(graph=graph, config=config)
+
+
 def _restore(sess, prefix):
     tf.train.Saver(var_list=tf.global_variables()).restore(sess, prefix)
 
@@ -178,12 +191,14 @@ def job_forward(job):
     with graph.as_default(), fixed_augmentation(job.get("affine")):
         x = read_array(job["input"])
         images = tf.placeholder(tf.float32, x.shape)
-        out = build_network(job["network"])(images, is_training=job["training"], keep_prob=1.0)
-        with tf.Session(graph=graph) as sess:
+        net = build_network(job["network"])
+        outs = [net(images, is_training=p["training"], keep_prob=1.0) for p in job["passes"]]
+        with session(graph) as sess:
             _restore(sess, job["checkpoint"])
-            y = sess.run(out, {images: x})
-    np.ascontiguousarray(y, dtype=np.float32).tofile(job["output"])
-    return {"shape": list(y.shape)}
+            ys = sess.run(outs, {images: x})
+    for p, y in zip(job["passes"], ys):
+        np.ascontiguousarray(y, dtype=np.float32).tofile(p["output"])
+    return [{"shape": list(y.shape)} for y in ys]
 
 
 def make_optimizer(spec):
@@ -229,7 +244,7 @@ def job_step(job):
             with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS, "worker_0")):
                 train = optimizer.apply_gradients(grads)
         restorable = [v for v in tf.global_variables() if not _is_new_optimizer_state(v)]
-        with tf.Session(graph=graph) as sess:
+        with session(graph) as sess:
             sess.run(tf.global_variables_initializer())
             tf.train.Saver(var_list=restorable).restore(sess, job["checkpoint"])
             _restore_optimizer_state(sess, job["checkpoint"])
@@ -257,7 +272,7 @@ def job_loss(job):
         labels = read_array(job["labels"], np.int32)
         value = loss_function(job["loss_type"], logits.shape[-1], job.get("softmax", True))(
             prediction=tf.constant(logits), ground_truth=tf.constant(labels))
-        with tf.Session(graph=graph) as sess:
+        with session(graph) as sess:
             return {"loss": float(sess.run(value))}
 
 

@@ -10,32 +10,35 @@ import { describeOrNotFound, failureMessage, handleOf, resultOf, surviveServerLo
 import type { RunMemo } from '../../client/start';
 import { describeUnpolled, runQueues, unpolledQueues } from '../../client/workers';
 import type { PipelineResult } from '../../../contract';
-import { parseCommandArgs, UsageError, type Command } from '../command';
+import { parseCommandArgs, parseNumberFlag, UsageError, type Command } from '../command';
 
 /** How often a waiting `thaw wait` checks that workers still poll the run's queues. */
 const CHECK_EVERY_MS = 15_000;
 /**
- * How long queues must stay unpolled before wait says so: workers that are starting (a `thaw run --detach` that just
- * returned, a worker restarting) have not polled yet. Checked every second meanwhile.
+ * How long queues must stay unpolled before wait says so, by default (--grace): workers that are starting (a
+ * `thaw run --detach` that just returned, a worker restarting) have not polled yet. Checked every second meanwhile.
  */
-const NO_WORKER_GRACE_MS = 20_000;
+const NO_WORKER_GRACE_S = 20;
 
 export const waitCommand: Command = {
   name: 'wait',
-  usage: 'wait <run-id | pipeline.yaml> [--json] [--keep-waiting]',
+  usage: 'wait <run-id | pipeline.yaml> [--json] [--keep-waiting] [--grace SECONDS]',
   summary: 'wait for a pipeline run to end (exit 0 when it completed)',
   flags: [
     ['--json', 'print the result as JSON instead of the summary table'],
     ['--keep-waiting', 'wait even while no worker polls the run\'s task queues (by default: say so and exit 1)'],
+    ['--grace SECONDS', `how long the run's task queues may stay unpolled before wait says no worker polls them (default ${NO_WORKER_GRACE_S}; workers that are starting have not polled yet)`],
   ],
-  details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. A run that no worker polls makes no progress: when no worker has polled its queues for 20 s, wait says which queue and exits 1 (checked every 15 s while it waits). Exit 0 when the run completed, 1 when it failed, was cancelled, makes no progress or was not found, 2 usage.',
+  details: 'A run id (as `thaw list` shows it) or the pipeline YAML it was started from. A run that no worker polls makes no progress: when no worker has polled its queues for 20 s (--grace), wait says which queue and exits 1 (checked every 15 s while it waits). Exit 0 when the run completed, 1 when it failed, was cancelled, makes no progress or was not found, 2 usage.',
   async run(args, settings) {
     const { values, positionals } = parseCommandArgs(args, {
       json: { type: 'boolean', default: false },
       'keep-waiting': { type: 'boolean', default: false },
+      grace: { type: 'string', default: String(NO_WORKER_GRACE_S) },
     });
     if (positionals.length !== 1) throw new UsageError('give one run id or pipeline YAML');
     const keepWaiting = values['keep-waiting'];
+    const graceMs = parseNumberFlag('--grace', values.grace, { min: 0, integer: false, what: 'seconds' }) * 1000;
     return withRun(positionals[0], settings, async ({ cluster, workflowId, where }) => {
       const handle = handleOf(cluster.client, workflowId);
       const tookOver = () => console.error(TOOK_OVER);
@@ -56,7 +59,7 @@ export const waitCommand: Command = {
             if (outcome) break;
             const none = unpolled !== null && unpolled.length > 0;
             unpolledSince = none ? unpolledSince ?? Date.now() : null;
-            if (none && Date.now() - unpolledSince! < NO_WORKER_GRACE_MS) {
+            if (none && Date.now() - unpolledSince! < graceMs) {
               delay = 1000;
             } else if (none) {
               const fix = `start \`thaw run ${memo.source_file || '<pipeline.yaml>'}\` (embedded server) or \`thaw worker\` (cluster)`;
