@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { expandHome } from '../pipeline/load';
 import type { NiftiInputSection, NiftyNetSearch } from '../pipeline/plan';
 import { listOf } from '../data/niftynet-search';
 import { compilePattern, PatternError } from '../selection/pattern';
@@ -165,9 +166,7 @@ function safeName(file: string): string {
 
 /** A path from a config: `~` expanded, relative ones against the config's folder (NiftyNet's resolve_file_name). */
 function pathFrom(source: Source, value: string): string {
-  const home = process.env.HOME ?? '';
-  const expanded = value.startsWith('~/') ? path.join(home, value.slice(2)) : value;
-  return path.resolve(path.dirname(source.file), expanded.replace(/\\/g, '/'));
+  return path.resolve(path.dirname(source.file), (expandHome(value) ?? value).replace(/\\/g, '/'));
 }
 
 interface StageDraft {
@@ -251,8 +250,9 @@ function dataOf(source: Source, warnings: ImportNote[]): { data: Record<string, 
   if (!size) throw fail(source, null, `[${imageSections[0]}] spatial_window_size`, 'is missing', 'give the training window, e.g. spatial_window_size = (96, 96, 96)');
   const data: Record<string, unknown> = { kind: 'nifti', spatial_size: size.size, inputs, image: imageSections, label: label.value.trim() };
   const split = take(source, 'SYSTEM', 'dataset_split_file');
-  if (split && existsSync(pathFrom(source, split.value))) data.dataset_split_file = pathFrom(source, split.value);
-  else if (split) warnings.push({ file: source.file, line: split.line, key: '[SYSTEM] dataset_split_file', message: `${pathFrom(source, split.value)} does not exist here: NiftyNet would write a random split by exclude_fraction_for_validation / _inference; the pipeline trains on every subject (give the file to keep NiftyNet's split)` });
+  const splitFile = split && pathFrom(source, split.value);
+  if (splitFile && existsSync(splitFile)) data.dataset_split_file = splitFile;
+  else if (split) warnings.push({ file: source.file, line: split.line, key: '[SYSTEM] dataset_split_file', message: `${splitFile} does not exist here: NiftyNet would write a random split by exclude_fraction_for_validation / _inference; the pipeline trains on every subject (give the file to keep NiftyNet's split)` });
   const sampling = take(source, 'NETWORK', 'window_sampling');
   if (sampling) {
     const mode = sampling.value.trim().toLowerCase();
@@ -268,7 +268,7 @@ function dataOf(source: Source, warnings: ImportNote[]): { data: Record<string, 
   const whitening = bool(source, 'NETWORK', 'whitening');
   data.normalisation = whitening ? 'zscore' : 'none';
   if (bool(source, 'NETWORK', 'normalise_foreground_only')) {
-    warnings.push({ file: source.file, line: source.section('NETWORK')!.values.get('normalise_foreground_only')!.line, key: '[NETWORK] normalise_foreground_only', message: 'thaw whitens over the whole volume, not a foreground mask' });
+    warnings.push({ file: source.file, line: lineOf(source, 'NETWORK', 'normalise_foreground_only'), key: '[NETWORK] normalise_foreground_only', message: 'thaw whitens over the whole volume, not a foreground mask' });
   }
   return { data, channels: imageSections.length };
 }

@@ -302,7 +302,7 @@ const URL_SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 const S3_URL = /^s3:\/\/[^/\s]+(\/|$)/;
 
 /** `~` and `~/…` are the home folder, as in a shell; `~user` is not expanded. */
-function expandHome(location: string): string | null {
+export function expandHome(location: string): string | null {
   if (location === '~') return os.homedir();
   if (location.startsWith('~/')) return path.join(os.homedir(), location.slice(2));
   return location.startsWith('~') ? null : location;
